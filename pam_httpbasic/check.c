@@ -1,0 +1,223 @@
+/*
+ * check.c - one PROPFIND with Basic auth, through libcurl.
+ *
+ * Threading: libcurl's global state is initialised once (pthread_once) and
+ * never cleaned up, since the module stays loaded for the life of the
+ * process; each check uses its own easy handle, so concurrent checks from
+ * several threads share nothing.
+ */
+#include "check.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+static const char propfind_body[] =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+    "<d:propfind xmlns:d=\"DAV:\"><d:prop><d:resourcetype/></d:prop></d:propfind>\n";
+
+struct body_sink {
+    size_t received;
+    bool too_large;
+};
+
+enum hb_verdict hb_verdict_for_status(const struct hb_config *cfg, long status)
+{
+    for (size_t i = 0; i < cfg->ok_status_count; i++)
+        if (status == cfg->ok_status[i])
+            return HB_OK;
+    for (size_t i = 0; i < cfg->deny_status_count; i++)
+        if (status == cfg->deny_status[i])
+            return HB_DENIED;
+    return status == 429 ? HB_THROTTLED : HB_UNAVAILABLE;
+}
+
+const char *hb_verdict_name(enum hb_verdict verdict)
+{
+    switch (verdict) {
+    case HB_OK: return "ok";
+    case HB_DENIED: return "denied";
+    case HB_THROTTLED: return "throttled";
+    case HB_UNAVAILABLE: return "unavailable";
+    }
+    return "unavailable";
+}
+
+static bool is_propfind(const struct hb_config *cfg)
+{
+    return strcmp(cfg->method, "PROPFIND") == 0;
+}
+
+struct curl_slist *hb_build_headers(const struct hb_config *cfg, const char *client_ip)
+{
+    char forwarded[128];
+    struct curl_slist *list = NULL;
+    const char *lines[4];
+    size_t n = 0;
+
+    lines[n++] = "Depth: 0";
+    lines[n++] = "Expect:";    /* no 100-continue round trip */
+    if (is_propfind(cfg))
+        lines[n++] = "Content-Type: application/xml; charset=utf-8";
+    if (cfg->forward_header != NULL && client_ip != NULL && client_ip[0] != '\0') {
+        snprintf(forwarded, sizeof(forwarded), "%s: %s", cfg->forward_header, client_ip);
+        lines[n++] = forwarded;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct curl_slist *next = curl_slist_append(list, lines[i]);
+
+        if (next == NULL) {
+            curl_slist_free_all(list);
+            return NULL;
+        }
+        list = next;
+    }
+    return list;
+}
+
+/* Write callback: count the body, refuse more than HB_BODY_LIMIT bytes. */
+static size_t discard_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct body_sink *sink = userdata;
+    size_t n = size * nmemb;
+
+    (void) data;
+    if (n > HB_BODY_LIMIT - sink->received) {
+        sink->too_large = true;
+        return 0;
+    }
+    sink->received += n;
+    return n;
+}
+
+/* Apply one option unless an earlier one failed. */
+#define SET(handle, rc, option, value) \
+    do { if ((rc) == CURLE_OK) (rc) = curl_easy_setopt((handle), (option), (value)); } while (0)
+
+static CURLcode set_tls_options(CURL *h, const struct hb_config *cfg)
+{
+    CURLcode rc = CURLE_OK;
+
+    SET(h, rc, CURLOPT_SSL_VERIFYPEER, cfg->insecure_skip_verify ? 0L : 1L);
+    SET(h, rc, CURLOPT_SSL_VERIFYHOST, cfg->insecure_skip_verify ? 0L : 2L);
+    if (cfg->cafile != NULL)
+        SET(h, rc, CURLOPT_CAINFO, cfg->cafile);
+    if (cfg->capath != NULL)
+        SET(h, rc, CURLOPT_CAPATH, cfg->capath);
+    if (cfg->pinned_pubkey != NULL)
+        SET(h, rc, CURLOPT_PINNEDPUBLICKEY, cfg->pinned_pubkey);
+    if (cfg->client_cert != NULL) {
+        SET(h, rc, CURLOPT_SSLCERT, cfg->client_cert);
+        SET(h, rc, CURLOPT_SSLKEY, cfg->client_key);
+    }
+    return rc;
+}
+
+static CURLcode set_request_options(CURL *h, const struct hb_config *cfg,
+                                    const struct hb_credentials *cred,
+                                    struct curl_slist *headers)
+{
+    const char *protocols = cfg->allow_http ? "http,https" : "https";
+    CURLcode rc = CURLE_OK;
+
+    SET(h, rc, CURLOPT_URL, cfg->url);
+    SET(h, rc, CURLOPT_PROTOCOLS_STR, protocols);
+    SET(h, rc, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
+    SET(h, rc, CURLOPT_FOLLOWLOCATION, 0L);
+    SET(h, rc, CURLOPT_NOSIGNAL, 1L);
+    SET(h, rc, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
+    SET(h, rc, CURLOPT_PROXY, cfg->proxy != NULL ? cfg->proxy : "");
+    SET(h, rc, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
+    SET(h, rc, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
+    SET(h, rc, CURLOPT_CUSTOMREQUEST, cfg->method);
+    if (is_propfind(cfg)) {
+        SET(h, rc, CURLOPT_POSTFIELDS, propfind_body);
+        SET(h, rc, CURLOPT_POSTFIELDSIZE, (long) (sizeof(propfind_body) - 1));
+    } else if (strcmp(cfg->method, "HEAD") == 0) {
+        SET(h, rc, CURLOPT_NOBODY, 1L);
+    }
+    SET(h, rc, CURLOPT_HTTPHEADER, headers);
+    SET(h, rc, CURLOPT_USERAGENT, "pam_httpbasic/" PACKAGE_VERSION);
+    SET(h, rc, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+    SET(h, rc, CURLOPT_USERNAME, cred->user);
+    SET(h, rc, CURLOPT_PASSWORD, cred->password);
+    SET(h, rc, CURLOPT_MAXFILESIZE, (long) HB_BODY_LIMIT);
+    if (rc == CURLE_OK)
+        rc = set_tls_options(h, cfg);
+    return rc;
+}
+
+static long elapsed_ms_since(const struct timespec *start)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000L + (now.tv_nsec - start->tv_nsec) / 1000000L;
+}
+
+static pthread_once_t global_init_once = PTHREAD_ONCE_INIT;
+static CURLcode global_init_result = CURLE_FAILED_INIT;
+
+static void global_init(void)
+{
+    global_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Fill out from a finished transfer. */
+static void classify(const struct hb_config *cfg, CURL *h, CURLcode rc,
+                     const struct body_sink *sink, const char *errbuf,
+                     struct hb_outcome *out)
+{
+    out->curl_code = (int) rc;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->http_status);
+    if (rc == CURLE_OK) {
+        out->verdict = hb_verdict_for_status(cfg, out->http_status);
+        return;
+    }
+    out->verdict = HB_UNAVAILABLE;
+    if (sink->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+        snprintf(out->error, sizeof(out->error), "answer larger than %d bytes", HB_BODY_LIMIT);
+    else
+        snprintf(out->error, sizeof(out->error), "%s", errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+}
+
+void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
+              struct hb_outcome *out)
+{
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct body_sink sink = {0, false};
+    struct curl_slist *headers = NULL;
+    struct timespec start;
+    CURL *h = NULL;
+    CURLcode rc;
+
+    memset(out, 0, sizeof(*out));
+    out->verdict = HB_UNAVAILABLE;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    pthread_once(&global_init_once, global_init);
+    rc = global_init_result;
+    if (rc == CURLE_OK && ((h = curl_easy_init()) == NULL
+                           || (headers = hb_build_headers(cfg, cred->client_ip)) == NULL))
+        rc = CURLE_OUT_OF_MEMORY;
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    if (rc == CURLE_OK)
+        rc = set_request_options(h, cfg, cred, headers);
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(h);
+    if (h != NULL)
+        classify(cfg, h, rc, &sink, errbuf, out);
+    else
+        snprintf(out->error, sizeof(out->error), "%s", curl_easy_strerror(rc));
+    out->elapsed_ms = elapsed_ms_since(&start);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(headers);
+}

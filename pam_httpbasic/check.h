@@ -1,0 +1,55 @@
+/*
+ * check.h - the HTTP check: credentials + client address + config ->
+ * outcome.  This is the only part of the module that uses libcurl.
+ */
+#ifndef HB_CHECK_H
+#define HB_CHECK_H
+
+#include "config.h"
+
+#define HB_BODY_LIMIT (64 * 1024)   /* larger answers abort the request */
+
+enum hb_verdict {
+    HB_OK,            /* status in ok_status: the password is right */
+    HB_DENIED,        /* status in deny_status: the password is wrong */
+    HB_THROTTLED,     /* 429: the server throttles this client address */
+    HB_UNAVAILABLE,   /* no usable answer: network, TLS, timeout, other status */
+};
+
+struct hb_credentials {
+    const char *user;        /* as sent to the server (after mapping) */
+    const char *password;
+    const char *client_ip;   /* canonical IP literal, or "" for none */
+};
+
+struct hb_outcome {
+    enum hb_verdict verdict;
+    long http_status;        /* 0 when no answer came */
+    int curl_code;           /* CURLcode; 0 when the transfer completed */
+    long elapsed_ms;
+    char error[HB_ERROR_LEN];/* why there was no usable answer, or "" */
+};
+
+/* The verdict for an HTTP status under cfg's ok_status / deny_status lists. */
+enum hb_verdict hb_verdict_for_status(const struct hb_config *cfg, long status);
+
+/* Short lower-case word for a verdict, used in log lines: "ok", "denied"... */
+const char *hb_verdict_name(enum hb_verdict verdict);
+
+/*
+ * The request headers for one check (Depth, Content-Type, no Expect, and
+ * the forwarded client address when cfg->forward_header and client_ip are
+ * set).  Returns a list for CURLOPT_HTTPHEADER, or NULL when out of memory;
+ * free it with curl_slist_free_all().
+ */
+struct curl_slist *hb_build_headers(const struct hb_config *cfg, const char *client_ip);
+
+/*
+ * Send one request to cfg->url with Basic credentials and fill out.  Never
+ * blocks longer than cfg->timeout_ms, never follows redirects, never uses a
+ * proxy from the environment.  Thread-safe.
+ */
+void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
+              struct hb_outcome *out);
+
+#endif

@@ -1,0 +1,542 @@
+/*
+ * config.c - parse module arguments and the config file into struct hb_config.
+ *
+ * Every key is described once in the option table below.  Both sources go
+ * through set_option(); the file is read first, then the arguments, which
+ * may override what the file said.  Nothing here touches the network or PAM.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#define MAX_FILE_SIZE (64 * 1024)
+#define MAX_VALUE_LEN 4096
+
+enum option_type {
+    OPT_FLAG,       /* bool; bare key, or yes/no/true/false/on/off/1/0 */
+    OPT_STRING,     /* free text without control characters */
+    OPT_PATH,       /* absolute path */
+    OPT_MS,         /* milliseconds within [min, max] */
+    OPT_NUMBER,     /* plain number within [min, max] */
+    OPT_STATUSES,   /* comma-separated HTTP statuses */
+    OPT_METHOD,     /* HTTP method token */
+    OPT_HEADER,     /* header name, or "none" */
+    OPT_DOMAIN,     /* domain for user_domain */
+};
+
+enum source { SOURCE_NONE = 0, SOURCE_FILE, SOURCE_ARG };
+
+struct option {
+    const char *name;
+    enum option_type type;
+    size_t offset;          /* of the field in struct hb_config */
+    size_t count_offset;    /* OPT_STATUSES: offset of the count field */
+    long min, max;          /* OPT_MS / OPT_NUMBER range */
+};
+
+#define FIELD(f) offsetof(struct hb_config, f)
+
+static const struct option options[] = {
+    {"url", OPT_STRING, FIELD(url), 0, 0, 0},
+    {"method", OPT_METHOD, FIELD(method), 0, 0, 0},
+    {"timeout", OPT_MS, FIELD(timeout_ms), 0, 100, 300000},
+    {"connect_timeout", OPT_MS, FIELD(connect_timeout_ms), 0, 100, 300000},
+    {"ok_status", OPT_STATUSES, FIELD(ok_status), FIELD(ok_status_count), 0, 0},
+    {"deny_status", OPT_STATUSES, FIELD(deny_status), FIELD(deny_status_count), 0, 0},
+    {"forward_header", OPT_HEADER, FIELD(forward_header), 0, 0, 0},
+    {"cafile", OPT_PATH, FIELD(cafile), 0, 0, 0},
+    {"capath", OPT_PATH, FIELD(capath), 0, 0, 0},
+    {"pinned_pubkey", OPT_STRING, FIELD(pinned_pubkey), 0, 0, 0},
+    {"client_cert", OPT_PATH, FIELD(client_cert), 0, 0, 0},
+    {"client_key", OPT_PATH, FIELD(client_key), 0, 0, 0},
+    {"insecure_skip_verify", OPT_FLAG, FIELD(insecure_skip_verify), 0, 0, 0},
+    {"allow_http", OPT_FLAG, FIELD(allow_http), 0, 0, 0},
+    {"proxy", OPT_STRING, FIELD(proxy), 0, 0, 0},
+    {"max_password_len", OPT_NUMBER, FIELD(max_password_len), 0, 1, 4096},
+    {"user_lowercase", OPT_FLAG, FIELD(user_lowercase), 0, 0, 0},
+    {"user_strip_domain", OPT_FLAG, FIELD(user_strip_domain), 0, 0, 0},
+    {"user_domain", OPT_DOMAIN, FIELD(user_domain), 0, 0, 0},
+    {"debug", OPT_FLAG, FIELD(debug), 0, 0, 0},
+    {"use_first_pass", OPT_FLAG, FIELD(use_first_pass), 0, 0, 0},
+    {"try_first_pass", OPT_FLAG, FIELD(try_first_pass), 0, 0, 0},
+    {"use_authtok", OPT_FLAG, FIELD(use_authtok), 0, 0, 0},
+    {"config", OPT_PATH, FIELD(config), 0, 0, 0},
+};
+
+#define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+/* Header names the module sets itself or that change the request framing. */
+static const char *const reserved_headers[] = {
+    "Authorization", "Connection", "Content-Length", "Content-Type", "Cookie",
+    "Depth", "Expect", "Host", "Proxy-Authorization", "Transfer-Encoding",
+    "User-Agent", "X-Requested-With",
+};
+
+/* Parser state: where the current key comes from, and who set what. */
+struct parser {
+    struct hb_config *cfg;
+    enum source seen[OPTION_COUNT];
+    enum source source;
+    const char *where;      /* "argument" or the file name */
+    unsigned line;          /* file line, 0 for arguments */
+    char *err;
+    size_t errlen;
+};
+
+/* Format "WHERE: key: message" into the parser's error buffer; returns -1. */
+static int fail(struct parser *p, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct parser *p, const char *key, const char *fmt, ...)
+{
+    char msg[HB_ERROR_LEN];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (p->line > 0)
+        snprintf(p->err, p->errlen, "%s:%u: %s: %s", p->where, p->line, key, msg);
+    else
+        snprintf(p->err, p->errlen, "%s: %s: %s", p->where, key, msg);
+    return -1;
+}
+
+/* True when s holds a byte below 0x20 or 0x7f. */
+static bool has_control(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char) *s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+static const struct option *find_option(const char *key)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (strcmp(options[i].name, key) == 0)
+            return &options[i];
+    return NULL;
+}
+
+/* Parse a decimal number within [min, max]; 0 on success. */
+static int parse_long(const char *value, long min, long max, long *out)
+{
+    char *end;
+    long n;
+
+    if (!isdigit((unsigned char) value[0]))
+        return -1;
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (errno != 0 || *end != '\0' || n < min || n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int parse_flag(const char *value, bool *out)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
+
+    if (value == NULL) {
+        *out = true;
+        return 0;
+    }
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(value, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(value, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_statuses(struct parser *p, const struct option *opt, const char *value)
+{
+    long *list = (long *) ((char *) p->cfg + opt->offset);
+    size_t *count = (size_t *) ((char *) p->cfg + opt->count_offset);
+    char buf[128];
+    char *save = NULL;
+    size_t n = 0;
+
+    if (strlen(value) >= sizeof(buf))
+        return fail(p, opt->name, "value too long");
+    strcpy(buf, value);
+    for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        if (n == HB_MAX_STATUS)
+            return fail(p, opt->name, "more than %d statuses", HB_MAX_STATUS);
+        if (parse_long(tok, 100, 599, &list[n]) != 0)
+            return fail(p, opt->name, "\"%s\" is not an HTTP status (100-599)", tok);
+        n++;
+    }
+    if (n == 0)
+        return fail(p, opt->name, "needs at least one status");
+    *count = n;
+    return 0;
+}
+
+static bool is_token_char(char c)
+{
+    return isalnum((unsigned char) c) || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int check_method(struct parser *p, const char *key, const char *value)
+{
+    size_t len = strlen(value);
+
+    if (len == 0 || len > 32)
+        return fail(p, key, "must be 1 to 32 letters");
+    for (const char *c = value; *c != '\0'; c++)
+        if (!isupper((unsigned char) *c) && *c != '-' && *c != '_')
+            return fail(p, key, "\"%s\" is not an upper-case HTTP method", value);
+    return 0;
+}
+
+static int check_header(struct parser *p, const char *key, const char *value)
+{
+    size_t len = strlen(value);
+
+    if (len == 0 || len > 64)
+        return fail(p, key, "must be a header name of 1 to 64 characters, or none");
+    for (const char *c = value; *c != '\0'; c++)
+        if (!is_token_char(*c))
+            return fail(p, key, "\"%s\" is not a valid header name", value);
+    for (size_t i = 0; i < sizeof(reserved_headers) / sizeof(reserved_headers[0]); i++)
+        if (strcasecmp(value, reserved_headers[i]) == 0)
+            return fail(p, key, "\"%s\" is a header the module must control", value);
+    return 0;
+}
+
+static int check_domain(struct parser *p, const char *key, const char *value)
+{
+    size_t len = strlen(value);
+
+    if (len == 0 || len > 253)
+        return fail(p, key, "must be a domain of 1 to 253 characters");
+    if (strpbrk(value, "@: /") != NULL)
+        return fail(p, key, "must not contain '@', ':', '/' or spaces");
+    return 0;
+}
+
+/* Validate value for opt; for string types report whether it is acceptable. */
+static int check_string(struct parser *p, const struct option *opt, const char *value)
+{
+    if (has_control(value))
+        return fail(p, opt->name, "contains a control character");
+    if (strlen(value) > MAX_VALUE_LEN)
+        return fail(p, opt->name, "value longer than %d bytes", MAX_VALUE_LEN);
+    switch (opt->type) {
+    case OPT_PATH:
+        if (value[0] != '/')
+            return fail(p, opt->name, "must be an absolute path");
+        return 0;
+    case OPT_METHOD:
+        return check_method(p, opt->name, value);
+    case OPT_HEADER:
+        return strcmp(value, "none") == 0 ? 0 : check_header(p, opt->name, value);
+    case OPT_DOMAIN:
+        return check_domain(p, opt->name, value);
+    default:
+        if (value[0] == '\0')
+            return fail(p, opt->name, "needs a value");
+        return 0;
+    }
+}
+
+static int store_string(struct parser *p, const struct option *opt, const char *value)
+{
+    char **field = (char **) ((char *) p->cfg + opt->offset);
+    char *copy = NULL;
+
+    if (check_string(p, opt, value) != 0)
+        return -1;
+    if (!(opt->type == OPT_HEADER && strcmp(value, "none") == 0)) {
+        copy = strdup(value);
+        if (copy == NULL)
+            return fail(p, opt->name, "out of memory");
+    }
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+/* Apply one key/value pair (value NULL for a bare key) from the current source. */
+static int set_option(struct parser *p, const char *key, const char *value)
+{
+    const struct option *opt = find_option(key);
+    size_t index;
+    void *field;
+
+    if (opt == NULL)
+        return fail(p, key, "unknown key");
+    index = (size_t) (opt - options);
+    if (p->seen[index] == p->source)
+        return fail(p, key, "duplicate key");
+    if (opt->offset == FIELD(config) && p->source == SOURCE_FILE)
+        return fail(p, key, "not allowed inside a config file");
+    p->seen[index] = p->source;
+    field = (char *) p->cfg + opt->offset;
+    if (opt->type == OPT_FLAG) {
+        if (parse_flag(value, (bool *) field) != 0)
+            return fail(p, key, "\"%s\" is not yes or no", value);
+        return 0;
+    }
+    if (value == NULL)
+        return fail(p, key, "needs a value (%s=...)", key);
+    switch (opt->type) {
+    case OPT_MS:
+    case OPT_NUMBER:
+        if (parse_long(value, opt->min, opt->max, (long *) field) != 0)
+            return fail(p, key, "\"%s\" is not a number from %ld to %ld", value, opt->min, opt->max);
+        return 0;
+    case OPT_STATUSES:
+        return parse_statuses(p, opt, value);
+    default:
+        return store_string(p, opt, value);
+    }
+}
+
+/* Split "key=value" (or a bare "key") and apply it. */
+static int set_argument(struct parser *p, const char *arg)
+{
+    char key[64];
+    const char *eq = strchr(arg, '=');
+    size_t keylen = eq != NULL ? (size_t) (eq - arg) : strlen(arg);
+
+    if (keylen == 0 || keylen >= sizeof(key))
+        return fail(p, arg, "malformed argument");
+    memcpy(key, arg, keylen);
+    key[keylen] = '\0';
+    return set_option(p, key, eq != NULL ? eq + 1 : NULL);
+}
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        *--end = '\0';
+    return s;
+}
+
+/* Parse one config file line: blank, "# comment", "key" or "key = value". */
+static int parse_line(struct parser *p, char *line)
+{
+    char *key = trim(line);
+    char *eq;
+
+    if (*key == '\0' || *key == '#')
+        return 0;
+    eq = strchr(key, '=');
+    if (eq == NULL)
+        return set_option(p, key, NULL);
+    *eq = '\0';
+    key = trim(key);
+    if (*key == '\0')
+        return fail(p, "=", "line has no key");
+    return set_option(p, key, trim(eq + 1));
+}
+
+/*
+ * Open the config file without following a symlink and check it is a
+ * regular file owned by root (or by the calling user) and not writable by
+ * group or others.  Returns the fd, or -1 with the parser's error set.
+ */
+static int open_config(struct parser *p, const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+    if (fd < 0)
+        return fail(p, "config", "cannot open %s: %s", path,
+                    errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail(p, "config", "%s is not a regular file", path);
+    }
+    if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        close(fd);
+        return fail(p, "config", "%s must be owned by root and writable only by its owner", path);
+    }
+    if (st.st_size > MAX_FILE_SIZE) {
+        close(fd);
+        return fail(p, "config", "%s is larger than %d bytes", path, MAX_FILE_SIZE);
+    }
+    return fd;
+}
+
+static int parse_file(struct parser *p, const char *path)
+{
+    char line[MAX_VALUE_LEN + 256];
+    int rc = 0;
+    int fd = open_config(p, path);
+    FILE *fp;
+
+    if (fd < 0)
+        return -1;
+    fp = fdopen(fd, "r");
+    if (fp == NULL) {
+        close(fd);
+        return fail(p, "config", "cannot read %s", path);
+    }
+    p->source = SOURCE_FILE;
+    p->where = path;
+    while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
+        size_t len = strlen(line);
+
+        p->line++;
+        if (len > 0 && line[len - 1] == '\n')
+            line[len - 1] = '\0';
+        else if (!feof(fp))
+            rc = fail(p, "line", "longer than %zu bytes", sizeof(line) - 2);
+        if (rc == 0)
+            rc = parse_line(p, line);
+    }
+    if (rc == 0 && ferror(fp))
+        rc = fail(p, "config", "error reading %s", path);
+    fclose(fp);
+    p->line = 0;
+    return rc;
+}
+
+/* Parse url: only http(s), http only with allow_http, no credentials. */
+static int check_url(struct parser *p)
+{
+    struct hb_config *cfg = p->cfg;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
+    int rc = 0;
+
+    if (u == NULL)
+        return fail(p, "url", "out of memory");
+    if (curl_url_set(u, CURLUPART_URL, cfg->url, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        rc = fail(p, "url", "\"%s\" is not a valid URL", cfg->url);
+    else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
+        rc = fail(p, "url", "scheme %s is not allowed (https only)", scheme);
+    else if (strcmp(scheme, "http") == 0 && !cfg->allow_http)
+        rc = fail(p, "url", "http:// sends passwords in clear text; use https:// or set allow_http");
+    else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK
+             || curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
+        rc = fail(p, "url", "must not contain credentials");
+    else
+        snprintf(cfg->url_host, sizeof(cfg->url_host), "%s", host);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_free(password);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static int check_proxy(struct parser *p)
+{
+    static const char *const schemes[] = {"http://", "https://", "socks5://", "socks5h://"};
+    const char *proxy = p->cfg->proxy;
+
+    if (proxy == NULL)
+        return 0;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+        if (strncasecmp(proxy, schemes[i], strlen(schemes[i])) == 0)
+            return 0;
+    return fail(p, "proxy", "must start with http://, https://, socks5:// or socks5h://");
+}
+
+/* Checks that involve several keys, after both sources were read. */
+static int check_complete(struct parser *p)
+{
+    struct hb_config *cfg = p->cfg;
+
+    p->where = "config";
+    if (cfg->url == NULL)
+        return fail(p, "url", "missing (url=https://HOST/remote.php/dav/)");
+    if (check_url(p) != 0 || check_proxy(p) != 0)
+        return -1;
+    if (cfg->connect_timeout_ms > cfg->timeout_ms)
+        return fail(p, "connect_timeout", "must not exceed timeout (%ld ms)", cfg->timeout_ms);
+    if ((cfg->client_cert == NULL) != (cfg->client_key == NULL))
+        return fail(p, cfg->client_cert == NULL ? "client_cert" : "client_key",
+                    "client_cert and client_key go together");
+    for (size_t i = 0; i < cfg->ok_status_count; i++)
+        for (size_t j = 0; j < cfg->deny_status_count; j++)
+            if (cfg->ok_status[i] == cfg->deny_status[j])
+                return fail(p, "deny_status", "%ld is also in ok_status", cfg->ok_status[i]);
+    return 0;
+}
+
+static int set_defaults(struct parser *p)
+{
+    struct hb_config *cfg = p->cfg;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->timeout_ms = 30000;
+    cfg->connect_timeout_ms = 5000;
+    cfg->ok_status[0] = 207;
+    cfg->ok_status_count = 1;
+    cfg->deny_status[0] = 401;
+    cfg->deny_status_count = 1;
+    cfg->max_password_len = 512;
+    cfg->method = strdup("PROPFIND");
+    cfg->forward_header = strdup("X-Forwarded-For");
+    if (cfg->method == NULL || cfg->forward_header == NULL)
+        return fail(p, "config", "out of memory");
+    return 0;
+}
+
+int hb_config_load(struct hb_config *cfg, int argc, const char **argv,
+                   char *err, size_t errlen)
+{
+    struct parser p = {.cfg = cfg, .source = SOURCE_ARG, .where = "argument",
+                       .err = err, .errlen = errlen};
+    int rc = set_defaults(&p);
+
+    /* The file comes first so that the arguments override it. */
+    for (int i = 0; rc == 0 && i < argc; i++)
+        if (strncmp(argv[i], "config=", 7) == 0)
+            rc = set_argument(&p, argv[i]);
+    if (rc == 0 && cfg->config != NULL)
+        rc = parse_file(&p, cfg->config);
+    p.source = SOURCE_ARG;
+    p.where = "argument";
+    for (int i = 0; rc == 0 && i < argc; i++)
+        if (strncmp(argv[i], "config=", 7) != 0)
+            rc = set_argument(&p, argv[i]);
+    if (rc == 0)
+        rc = check_complete(&p);
+    return rc;
+}
+
+void hb_config_free(struct hb_config *cfg)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (options[i].type == OPT_FLAG || options[i].type == OPT_MS
+            || options[i].type == OPT_NUMBER || options[i].type == OPT_STATUSES)
+            continue;
+        char **field = (char **) ((char *) cfg + options[i].offset);
+        free(*field);
+        *field = NULL;
+    }
+}

@@ -1,0 +1,62 @@
+/*
+ * config.h - the options of pam_httpbasic: one struct, one key table, one parser.
+ *
+ * Module arguments ("key" or "key=value") and an optional config file
+ * ("key = value" lines, named by the argument config=PATH) share the same
+ * keys and the same parser.  Arguments override the file.  Any unknown key,
+ * malformed value, duplicate key within one source, missing url or unsafe
+ * file is an error that names the key (and the file and line).
+ */
+#ifndef HB_CONFIG_H
+#define HB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HB_MAX_STATUS 8          /* statuses per ok_status / deny_status list */
+#define HB_ERROR_LEN 512         /* size of an error message buffer */
+#define HB_HOST_LEN 256          /* size of the host name kept for logging */
+
+struct hb_config {
+    char *url;                   /* WebDAV URL, required */
+    char *method;                /* HTTP method, default PROPFIND */
+    long timeout_ms;             /* whole request, default 30000 */
+    long connect_timeout_ms;     /* TCP + TLS connect, default 5000 */
+    long ok_status[HB_MAX_STATUS];
+    size_t ok_status_count;      /* default: 207 */
+    long deny_status[HB_MAX_STATUS];
+    size_t deny_status_count;    /* default: 401 */
+    char *forward_header;        /* default X-Forwarded-For; NULL = none */
+    char *cafile;
+    char *capath;
+    char *pinned_pubkey;
+    char *client_cert;
+    char *client_key;
+    char *proxy;                 /* NULL: no proxy, environment ignored */
+    char *user_domain;           /* appended as @domain when absent */
+    char *config;                /* path of the config file, if any */
+    long max_password_len;       /* default 512 */
+    bool insecure_skip_verify;
+    bool allow_http;
+    bool user_lowercase;
+    bool user_strip_domain;
+    bool debug;
+    bool use_first_pass;
+    bool try_first_pass;
+    bool use_authtok;
+    char url_host[HB_HOST_LEN];  /* derived from url, for log lines */
+};
+
+/*
+ * Fill cfg from the module arguments and, when they name one, the config
+ * file.  Returns 0 on success.  On failure returns -1, leaves a message
+ * naming the offending key (and file:line) in err, and cfg must still be
+ * released with hb_config_free().
+ */
+int hb_config_load(struct hb_config *cfg, int argc, const char **argv,
+                   char *err, size_t errlen);
+
+/* Release every string cfg owns; cfg may be partly filled. */
+void hb_config_free(struct hb_config *cfg);
+
+#endif

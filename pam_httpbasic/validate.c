@@ -1,0 +1,188 @@
+/*
+ * validate.c - pure input checks; no PAM, no network, no allocation.
+ */
+#include "validate.h"
+
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *hb_input_text(enum hb_input result)
+{
+    switch (result) {
+    case HB_INPUT_OK: return "ok";
+    case HB_USER_EMPTY: return "user name is empty";
+    case HB_USER_TOO_LONG: return "user name is longer than 255 bytes";
+    case HB_USER_COLON: return "user name contains ':'";
+    case HB_USER_CONTROL: return "user name contains a control character";
+    case HB_USER_NOT_UTF8: return "user name is not valid UTF-8";
+    case HB_PASSWORD_EMPTY: return "password is empty";
+    case HB_PASSWORD_TOO_LONG: return "password is longer than max_password_len";
+    case HB_RHOST_CONTROL: return "rhost contains a control character";
+    case HB_RHOST_TOO_LONG: return "rhost is longer than 255 bytes";
+    }
+    return "invalid input";
+}
+
+/* Length of the UTF-8 sequence starting at s (at most len bytes), 0 if invalid. */
+static size_t utf8_sequence(const unsigned char *s, size_t len)
+{
+    uint32_t cp;
+    size_t need;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        need = 2;
+        cp = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        need = 3;
+        cp = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        need = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len < need)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10ffff))
+        || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return need;
+}
+
+bool hb_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *) s;
+
+    while (len > 0) {
+        size_t n = utf8_sequence(p, len);
+
+        if (n == 0)
+            return false;
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
+enum hb_input hb_check_user(const char *user)
+{
+    size_t len;
+
+    if (user == NULL || user[0] == '\0')
+        return HB_USER_EMPTY;
+    len = strnlen(user, HB_USER_MAX + 1);
+    if (len > HB_USER_MAX)
+        return HB_USER_TOO_LONG;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) user[i];
+
+        if (c < 0x20 || c == 0x7f)
+            return HB_USER_CONTROL;
+        if (c == ':')
+            return HB_USER_COLON;
+    }
+    return hb_utf8_valid(user, len) ? HB_INPUT_OK : HB_USER_NOT_UTF8;
+}
+
+enum hb_input hb_check_password(const char *password, size_t max_len)
+{
+    if (password == NULL || password[0] == '\0')
+        return HB_PASSWORD_EMPTY;
+    if (strnlen(password, max_len + 1) > max_len)
+        return HB_PASSWORD_TOO_LONG;
+    return HB_INPUT_OK;
+}
+
+enum hb_input hb_rhost_ip(const char *rhost, char ip[HB_IP_BUF])
+{
+    unsigned char addr[16];
+    size_t len;
+
+    ip[0] = '\0';
+    if (rhost == NULL)
+        return HB_INPUT_OK;
+    len = strnlen(rhost, HB_RHOST_MAX + 1);
+    if (len > HB_RHOST_MAX)
+        return HB_RHOST_TOO_LONG;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) rhost[i] < 0x20 || rhost[i] == 0x7f)
+            return HB_RHOST_CONTROL;
+    if (inet_pton(AF_INET, rhost, addr) == 1) {
+        inet_ntop(AF_INET, addr, ip, HB_IP_BUF);
+    } else if (inet_pton(AF_INET6, rhost, addr) == 1) {
+        static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+        if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0)
+            inet_ntop(AF_INET, addr + 12, ip, HB_IP_BUF);
+        else
+            inet_ntop(AF_INET6, addr, ip, HB_IP_BUF);
+    }
+    return HB_INPUT_OK;
+}
+
+enum hb_input hb_map_user(const struct hb_config *cfg, const char *user, char out[HB_USER_BUF])
+{
+    enum hb_input rc = hb_check_user(user);
+    char *at;
+    size_t len;
+
+    out[0] = '\0';
+    if (rc != HB_INPUT_OK)
+        return rc;
+    len = strlen(user);
+    memcpy(out, user, len + 1);
+    if (cfg->user_lowercase)
+        for (char *c = out; *c != '\0'; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char) (*c - 'A' + 'a');   /* ASCII only, whatever the locale */
+    at = strchr(out, '@');
+    if (cfg->user_strip_domain && at != NULL) {
+        *at = '\0';
+        at = NULL;
+    }
+    if (cfg->user_domain != NULL && at == NULL) {
+        len = strlen(out);
+        if (len + 1 + strlen(cfg->user_domain) > HB_USER_MAX)
+            return HB_USER_TOO_LONG;
+        out[len] = '@';
+        strcpy(out + len + 1, cfg->user_domain);
+    }
+    return hb_check_user(out);
+}
+
+void hb_log_escape(const char *s, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    if (outlen < 8) {
+        if (outlen > 0)
+            out[0] = '\0';
+        return;
+    }
+    if (s == NULL)
+        s = "-";
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char) *s;
+        int plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+        size_t need = plain ? 1 : 4;
+
+        if (o + need + 4 > outlen) {
+            memcpy(out + o, "...", 4);
+            return;
+        }
+        if (plain)
+            out[o++] = (char) c;
+        else
+            o += (size_t) snprintf(out + o, outlen - o, "\\x%02x", c);
+    }
+    out[o] = '\0';
+}
