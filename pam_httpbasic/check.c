@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <security/_pam_types.h>
 
 static const char propfind_body[] =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
@@ -34,6 +35,17 @@ enum hb_verdict hb_verdict_for_status(const struct hb_config *cfg, long status)
         if (status == cfg->deny_status[i])
             return HB_DENIED;
     return status == 429 ? HB_THROTTLED : HB_UNAVAILABLE;
+}
+
+int hb_pam_code(enum hb_verdict verdict)
+{
+    switch (verdict) {
+    case HB_OK: return PAM_SUCCESS;
+    case HB_DENIED: return PAM_AUTH_ERR;
+    case HB_THROTTLED: return PAM_MAXTRIES;
+    case HB_UNAVAILABLE: return PAM_AUTHINFO_UNAVAIL;
+    }
+    return PAM_AUTHINFO_UNAVAIL;
 }
 
 const char *hb_verdict_name(enum hb_verdict verdict)

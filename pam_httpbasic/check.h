@@ -33,6 +33,12 @@ struct hb_outcome {
 /* The verdict for an HTTP status under cfg's ok_status / deny_status lists. */
 enum hb_verdict hb_verdict_for_status(const struct hb_config *cfg, long status);
 
+/*
+ * The PAM code for a verdict: PAM_SUCCESS, PAM_AUTH_ERR, PAM_MAXTRIES or
+ * PAM_AUTHINFO_UNAVAIL.
+ */
+int hb_pam_code(enum hb_verdict verdict);
+
 /* Short lower-case word for a verdict, used in log lines: "ok", "denied"... */
 const char *hb_verdict_name(enum hb_verdict verdict);
 

@@ -431,14 +431,15 @@ static int check_url(struct parser *p)
 
     if (u == NULL)
         return fail(p, "url", "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, cfg->url, 0) != CURLUE_OK
-        || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK
-        || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+    if (curl_url_set(u, CURLUPART_URL, cfg->url, CURLU_NO_AUTHORITY) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
         rc = fail(p, "url", "\"%s\" is not a valid URL", cfg->url);
     else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
         rc = fail(p, "url", "scheme %s is not allowed (https only)", scheme);
     else if (strcmp(scheme, "http") == 0 && !cfg->allow_http)
         rc = fail(p, "url", "http:// sends passwords in clear text; use https:// or set allow_http");
+    else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0')
+        rc = fail(p, "url", "\"%s\" has no host", cfg->url);
     else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK
              || curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
         rc = fail(p, "url", "must not contain credentials");

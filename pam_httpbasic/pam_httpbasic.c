@@ -111,17 +111,6 @@ static int gather_inputs(pam_handle_t *pamh, const struct hb_config *cfg, struct
     return PAM_SUCCESS;
 }
 
-static int pam_code(enum hb_verdict verdict)
-{
-    switch (verdict) {
-    case HB_OK: return PAM_SUCCESS;
-    case HB_DENIED: return PAM_AUTH_ERR;
-    case HB_THROTTLED: return PAM_MAXTRIES;
-    case HB_UNAVAILABLE: return PAM_AUTHINFO_UNAVAIL;
-    }
-    return PAM_AUTHINFO_UNAVAIL;
-}
-
 static int log_priority(enum hb_verdict verdict)
 {
     switch (verdict) {
@@ -170,7 +159,7 @@ static int check_login(pam_handle_t *pamh, const struct hb_config *cfg, const st
                    cfg->method, cfg->url, login->http_user, cfg->timeout_ms);
     hb_check(cfg, &cred, &out);
     log_decision(pamh, cfg, login, &out);
-    return pam_code(out.verdict);
+    return hb_pam_code(out.verdict);
 }
 
 static void free_data(pam_handle_t *pamh, void *data, int status)
