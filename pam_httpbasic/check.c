@@ -1,18 +1,27 @@
 /*
  * check.c - one PROPFIND with Basic auth, through libcurl.
  *
- * Threading: libcurl's global state is initialised once (pthread_once) and
- * never cleaned up, since the module stays loaded for the life of the
- * process; each check uses its own easy handle, so concurrent checks from
- * several threads share nothing.
+ * Threading and processes: libcurl's global state is initialised once
+ * (pthread_once) and never cleaned up, since the module stays loaded for
+ * the life of the process.  One idle easy handle is kept between checks so
+ * that the next login in the same process reuses its open connection and
+ * TLS session.  A check takes that handle if it is free (trylock: never
+ * waits, never deadlocks, even in a child forked while another thread held
+ * the lock), otherwise it makes its own; so threads never share a handle.
+ * A process forked after a login drops the parent's handle without
+ * touching it (closing it would shut down the parent's TLS connection) and
+ * starts fresh.  Nothing tied to a user is kept: curl_easy_reset() clears
+ * credentials and headers, and the cookie engine is never enabled.
  */
 #include "check.h"
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <security/_pam_types.h>
@@ -179,6 +188,74 @@ static void global_init(void)
     global_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static CURL *idle_handle;      /* kept between checks, with its connections */
+static pid_t idle_pid;         /* process that owns idle_handle */
+static uint64_t idle_key;      /* connection_key() of the config it served */
+
+/* FNV-1a over s and a separator, continuing from hash. */
+static uint64_t hash_string(uint64_t hash, const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++)
+        hash = (hash ^ (unsigned char) *s) * 0x100000001b3ULL;
+    return (hash ^ 0xff) * 0x100000001b3ULL;
+}
+
+/*
+ * A fingerprint of everything that decides which connection may be used:
+ * a handle is reused only for the same URL, TLS settings and proxy, so a
+ * connection verified under one config never serves another.
+ */
+static uint64_t connection_key(const struct hb_config *cfg)
+{
+    const char *fields[] = {cfg->url, cfg->cafile, cfg->capath, cfg->pinned_pubkey,
+                            cfg->client_cert, cfg->client_key, cfg->proxy,
+                            cfg->insecure_skip_verify ? "insecure" : "verify",
+                            cfg->allow_http ? "http" : "https"};
+    uint64_t hash = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        hash = hash_string(hash, fields[i]);
+    return hash;
+}
+
+/* The idle handle when this process owns it, it is free and made for key; else a new one. */
+static CURL *take_handle(uint64_t key)
+{
+    CURL *h = NULL, *stale = NULL;
+
+    if (pthread_mutex_trylock(&idle_lock) == 0) {
+        if (idle_pid == getpid()) {
+            if (idle_key == key)
+                h = idle_handle;
+            else
+                stale = idle_handle;
+        }
+        idle_handle = NULL;    /* a forked child forgets the parent's handle */
+        pthread_mutex_unlock(&idle_lock);
+    }
+    curl_easy_cleanup(stale);
+    return h != NULL ? h : curl_easy_init();
+}
+
+/* Clear every option of h and keep it for the next check, or close it. */
+static void give_back(CURL *h, uint64_t key)
+{
+    if (h == NULL)
+        return;
+    curl_easy_reset(h);
+    if (pthread_mutex_trylock(&idle_lock) == 0) {
+        if (idle_handle == NULL) {
+            idle_handle = h;
+            idle_pid = getpid();
+            idle_key = key;
+            h = NULL;
+        }
+        pthread_mutex_unlock(&idle_lock);
+    }
+    curl_easy_cleanup(h);
+}
+
 /* Fill out from a finished transfer. */
 static void classify(const struct hb_config *cfg, CURL *h, CURLcode rc,
                      const struct body_sink *sink, const char *errbuf,
@@ -204,6 +281,7 @@ void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
     struct body_sink sink = {0, false};
     struct curl_slist *headers = NULL;
     struct timespec start;
+    uint64_t key = connection_key(cfg);
     CURL *h = NULL;
     CURLcode rc;
 
@@ -212,7 +290,7 @@ void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
     clock_gettime(CLOCK_MONOTONIC, &start);
     pthread_once(&global_init_once, global_init);
     rc = global_init_result;
-    if (rc == CURLE_OK && ((h = curl_easy_init()) == NULL
+    if (rc == CURLE_OK && ((h = take_handle(key)) == NULL
                            || (headers = hb_build_headers(cfg, cred->client_ip)) == NULL))
         rc = CURLE_OUT_OF_MEMORY;
     if (rc == CURLE_OK)
@@ -230,6 +308,6 @@ void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
     else
         snprintf(out->error, sizeof(out->error), "%s", curl_easy_strerror(rc));
     out->elapsed_ms = elapsed_ms_since(&start);
-    curl_easy_cleanup(h);
+    give_back(h, key);
     curl_slist_free_all(headers);
 }
