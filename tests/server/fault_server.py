@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""A tiny misbehaving HTTP server for pam_httpbasic tests (stdlib only).
+
+    fault_server.py --mode MODE --port-file F --pid-file F
+                    [--tls CERT KEY] [--log F] [--lifetime SECONDS]
+
+Binds 127.0.0.1 on a free port, writes the port to --port-file and its pid
+to --pid-file (both written atomically, after the socket listens), and
+serves connections in threads until killed or until --lifetime seconds
+(default 600) have passed, so that a forgotten server never lingers.
+
+Modes (what happens after a request's headers have been read):
+  hang             never answer (the connection stays open)
+  reset            send half a status line and headers, then RST (SO_LINGER 0)
+  garbage          send a junk status line and close
+  http09           send a body without any status line and close
+  slow-headers     send a valid 207 head at 1 byte per second
+  slow-body        send a valid 207 head, then the body at 1 byte per second
+  huge-body        send 207 with an endless chunked body
+  close-keepalive  answer 207 with keep-alive, close the connection when it
+                   has been idle for 100 ms
+  ok               answer 207 (with Set-Cookie) to everything, keep-alive
+
+--log F appends one line per request: "mode=.. method=.. path=.. conn=N
+req=N" followed by the request headers as name="value" pairs; the value of
+Authorization is replaced by its scheme.
+"""
+
+import argparse
+import os
+import signal
+import socket
+import ssl
+import sys
+import threading
+import time
+
+BODY_207 = (b'<?xml version="1.0" encoding="utf-8"?>\n'
+            b'<d:multistatus xmlns:d="DAV:"><d:response><d:href>/remote.php/dav/</d:href>'
+            b'<d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop>'
+            b'<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>\n')
+
+
+def head_207(length=None, keepalive=False, cookie=False):
+    lines = [b"HTTP/1.1 207 Multi-Status", b"Content-Type: application/xml; charset=utf-8"]
+    if length is None:
+        lines.append(b"Transfer-Encoding: chunked")
+    else:
+        lines.append(b"Content-Length: %d" % length)
+    if cookie:
+        lines.append(b"Set-Cookie: oc_sessionPassphrase=secret-session; path=/; HttpOnly")
+        lines.append(b"Set-Cookie: nc_session_id=abc123; path=/")
+    lines.append(b"Connection: keep-alive" if keepalive else b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+class Conn:
+    counter = 0
+    lock = threading.Lock()
+
+    def __init__(self, sock, args):
+        self.sock = sock
+        self.args = args
+        self.buf = b""
+        with Conn.lock:
+            Conn.counter += 1
+            self.id = Conn.counter
+        self.requests = 0
+
+    def read_request(self, timeout=None):
+        """Read one request head (and a Content-Length body).  None on EOF/timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while b"\r\n\r\n" not in self.buf:
+                data = self.sock.recv(65536)
+                if not data:
+                    return None
+                self.buf += data
+                if len(self.buf) > 1 << 20:
+                    return None
+            head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            lines = head.split(b"\r\n")
+            method, _, rest = lines[0].partition(b" ")
+            path = rest.rpartition(b" ")[0]
+            headers = []
+            length = 0
+            for line in lines[1:]:
+                name, _, value = line.partition(b":")
+                value = value.strip()
+                if name.lower() == b"content-length":
+                    try:
+                        length = int(value)
+                    except ValueError:
+                        length = 0
+                if name.lower() == b"authorization":
+                    value = value.split(b" ", 1)[0] + b" <redacted>"
+                headers.append((name, value))
+            while len(self.buf) < length:
+                data = self.sock.recv(65536)
+                if not data:
+                    return None
+                self.buf += data
+            self.buf = self.buf[length:]
+        except (socket.timeout, OSError, ssl.SSLError):
+            return None
+        self.requests += 1
+        self.log(method, path, headers)
+        return method, path, headers
+
+    def log(self, method, path, headers):
+        if not self.args.log:
+            return
+        def q(b):
+            return b.decode("utf-8", "backslashreplace").replace('"', '\\"')
+        line = 'mode=%s method=%s path="%s" conn=%d req=%d' % (
+            self.args.mode, q(method), q(path), self.id, self.requests)
+        for name, value in headers:
+            line += ' %s="%s"' % (q(name).lower(), q(value))
+        with Conn.lock:
+            with open(self.args.log, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def trickle(self, data):
+        for i in range(len(data)):
+            self.send(data[i:i + 1])
+            time.sleep(1)
+
+    def serve(self):
+        mode = self.args.mode
+        if mode in ("close-keepalive", "ok"):
+            idle = 0.1 if mode == "close-keepalive" else 300
+            while self.read_request(timeout=None if self.requests == 0 else idle) is not None:
+                self.send(head_207(len(BODY_207), keepalive=True, cookie=(mode == "ok")) + BODY_207)
+            return
+        if self.read_request() is None:
+            return
+        if mode == "hang":
+            # Keep the connection open without answering until the peer goes away.
+            self.sock.settimeout(None)
+            while True:
+                try:
+                    if not self.sock.recv(65536):
+                        return
+                except OSError:
+                    return
+        elif mode == "reset":
+            self.send(b"HTTP/1.1 207 Multi-Sta")
+            time.sleep(0.05)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            # Unwrap nothing: closing the raw socket with linger 0 sends RST.
+            raw = self.sock
+            if isinstance(raw, ssl.SSLSocket):
+                fd = raw.detach()
+                raw = socket.socket(fileno=fd)
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            raw.close()
+            self.sock = None
+        elif mode == "garbage":
+            self.send(b"HTTP/1.1 2O7 Multi-Status \x01\xff junk\r\nX: y\r\n\r\n" + BODY_207)
+        elif mode == "http09":
+            self.send(BODY_207)
+        elif mode == "slow-headers":
+            self.trickle(head_207(len(BODY_207)))
+            self.send(BODY_207)
+        elif mode == "slow-body":
+            self.send(head_207(len(BODY_207)))
+            self.trickle(BODY_207)
+        elif mode == "huge-body":
+            self.send(head_207(None))
+            chunk = b"x" * 16384
+            frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+            while True:
+                self.send(frame)
+
+    def run(self):
+        try:
+            if self.args.tls:
+                self.sock.settimeout(30)
+                self.sock = self.args.ctx.wrap_socket(self.sock, server_side=True)
+                self.sock.settimeout(None)
+            self.serve()
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            if self.sock is not None:
+                try:
+                    self.sock.close()
+                except OSError:
+                    pass
+
+
+def write_atomic(path, text):
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        f.write(text + "\n")
+    os.rename(tmp, path)
+
+
+def main():
+    modes = ["hang", "reset", "garbage", "http09", "slow-headers", "slow-body",
+             "huge-body", "close-keepalive", "ok"]
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--mode", required=True, choices=modes)
+    p.add_argument("--port-file", required=True)
+    p.add_argument("--pid-file", required=True)
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    p.add_argument("--log")
+    p.add_argument("--lifetime", type=float, default=600)
+    args = p.parse_args()
+
+    if args.tls:
+        args.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        args.ctx.load_cert_chain(args.tls[0], args.tls[1])
+
+    # Never outlive the test that started us.
+    threading.Timer(args.lifetime, lambda: os._exit(0)).start()
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    write_atomic(args.pid_file, str(os.getpid()))
+    write_atomic(args.port_file, str(srv.getsockname()[1]))
+    while True:
+        sock, _ = srv.accept()
+        threading.Thread(target=Conn(sock, args).run, daemon=True).start()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(0)
