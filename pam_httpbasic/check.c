@@ -145,7 +145,6 @@ static CURLcode set_request_options(CURL *h, const struct hb_config *cfg,
     const char *protocols = cfg->allow_http ? "http,https" : "https";
     CURLcode rc = CURLE_OK;
 
-    SET(h, rc, CURLOPT_URL, cfg->url);
     SET(h, rc, CURLOPT_PROTOCOLS_STR, protocols);
     SET(h, rc, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
     SET(h, rc, CURLOPT_FOLLOWLOCATION, 0L);
@@ -208,7 +207,7 @@ static uint64_t hash_string(uint64_t hash, const char *s)
  */
 static uint64_t connection_key(const struct hb_config *cfg)
 {
-    const char *fields[] = {cfg->url, cfg->cafile, cfg->capath, cfg->pinned_pubkey,
+    const char *fields[] = {cfg->servers[0].url, cfg->cafile, cfg->capath, cfg->pinned_pubkey,
                             cfg->client_cert, cfg->client_key, cfg->proxy,
                             cfg->insecure_skip_verify ? "insecure" : "verify",
                             cfg->allow_http ? "http" : "https"};
@@ -216,6 +215,8 @@ static uint64_t connection_key(const struct hb_config *cfg)
 
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         hash = hash_string(hash, fields[i]);
+    for (size_t i = 1; i < cfg->server_count; i++)
+        hash = hash_string(hash, cfg->servers[i].url);
     return hash;
 }
 
@@ -256,58 +257,173 @@ static void give_back(CURL *h, uint64_t key)
     curl_easy_cleanup(h);
 }
 
-/* Fill out from a finished transfer. */
+#define RESTING_SLOTS 16
+
+static pthread_mutex_t resting_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    uint64_t url_key;
+    time_t until;            /* CLOCK_MONOTONIC seconds */
+} resting[RESTING_SLOTS];   /* servers that recently gave no answer */
+
+static time_t now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+static bool is_resting(uint64_t url_key, time_t now)
+{
+    bool found = false;
+
+    if (pthread_mutex_trylock(&resting_lock) != 0)
+        return false;
+    for (size_t i = 0; i < RESTING_SLOTS; i++)
+        if (resting[i].url_key == url_key && resting[i].until > now)
+            found = true;
+    pthread_mutex_unlock(&resting_lock);
+    return found;
+}
+
+/* Let the server rest until until (0: it answered, forget it). */
+static void set_resting(uint64_t url_key, time_t until)
+{
+    size_t slot = 0;
+
+    if (pthread_mutex_trylock(&resting_lock) != 0)
+        return;
+    for (size_t i = 0; i < RESTING_SLOTS; i++) {
+        if (resting[i].url_key == url_key) {
+            slot = i;
+            break;
+        }
+        if (resting[i].until < resting[slot].until)
+            slot = i;        /* else the entry that expires first */
+    }
+    resting[slot].url_key = url_key;
+    resting[slot].until = until;
+    pthread_mutex_unlock(&resting_lock);
+}
+
+/* Record a finished transfer in attempt. */
 static void classify(const struct hb_config *cfg, CURL *h, CURLcode rc,
                      const struct body_sink *sink, const char *errbuf,
-                     struct hb_outcome *out)
+                     struct hb_attempt *attempt)
 {
-    out->curl_code = (int) rc;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->http_status);
+    attempt->curl_code = (int) rc;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &attempt->http_status);
     if (rc == CURLE_OK) {
-        out->verdict = hb_verdict_for_status(cfg, out->http_status);
+        attempt->verdict = hb_verdict_for_status(cfg, attempt->http_status);
         return;
     }
-    out->verdict = HB_UNAVAILABLE;
+    attempt->verdict = HB_UNAVAILABLE;
     if (sink->too_large || rc == CURLE_FILESIZE_EXCEEDED)
-        snprintf(out->error, sizeof(out->error), "answer larger than %d bytes", HB_BODY_LIMIT);
+        snprintf(attempt->error, sizeof(attempt->error), "answer larger than %d bytes", HB_BODY_LIMIT);
     else
-        snprintf(out->error, sizeof(out->error), "%s", errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+        snprintf(attempt->error, sizeof(attempt->error), "%s",
+                 errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+}
+
+/* Per-request state shared by the attempts of one check. */
+struct request {
+    CURL *handle;
+    struct curl_slist *headers;
+    struct body_sink sink;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Set every option but the URL; CURLE_OK on success. */
+static CURLcode prepare(struct request *req, const struct hb_config *cfg,
+                        const struct hb_credentials *cred, uint64_t key)
+{
+    CURLcode rc;
+
+    pthread_once(&global_init_once, global_init);
+    rc = global_init_result;
+    if (rc == CURLE_OK && ((req->handle = take_handle(key)) == NULL
+                           || (req->headers = hb_build_headers(cfg, cred->client_ip)) == NULL))
+        rc = CURLE_OUT_OF_MEMORY;
+    SET(req->handle, rc, CURLOPT_ERRORBUFFER, req->errbuf);
+    SET(req->handle, rc, CURLOPT_WRITEFUNCTION, discard_body);
+    SET(req->handle, rc, CURLOPT_WRITEDATA, &req->sink);
+    if (rc == CURLE_OK)
+        rc = set_request_options(req->handle, cfg, cred, req->headers);
+    return rc;
+}
+
+/* One request to server index; fills attempt. */
+static void attempt_server(struct request *req, const struct hb_config *cfg, size_t index,
+                           struct hb_attempt *attempt)
+{
+    struct timespec start;
+    CURLcode rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    attempt->server = index;
+    req->sink.received = 0;
+    req->sink.too_large = false;
+    req->errbuf[0] = '\0';
+    rc = curl_easy_setopt(req->handle, CURLOPT_URL, cfg->servers[index].url);
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(req->handle);
+    classify(cfg, req->handle, rc, &req->sink, req->errbuf, attempt);
+    attempt->elapsed_ms = elapsed_ms_since(&start);
+}
+
+/* Try the servers in order until one gives a usable answer. */
+static void try_servers(struct request *req, const struct hb_config *cfg, struct hb_outcome *out)
+{
+    bool failover = cfg->server_count > 1 && cfg->server_retry_after > 0;
+    bool rests[HB_MAX_SERVERS];
+    bool skip_resting = false;
+    time_t now = now_seconds();
+
+    /* Resting servers are skipped, unless all rest: then all are tried. */
+    for (size_t i = 0; i < cfg->server_count; i++) {
+        rests[i] = failover && is_resting(hash_string(0, cfg->servers[i].url), now);
+        skip_resting = skip_resting || !rests[i];
+    }
+    for (size_t i = 0; i < cfg->server_count; i++) {
+        struct hb_attempt *attempt = &out->attempts[out->attempt_count];
+
+        if (skip_resting && rests[i]) {
+            out->skipped++;
+            continue;
+        }
+        out->attempt_count++;
+        attempt_server(req, cfg, i, attempt);
+        if (failover)
+            set_resting(hash_string(0, cfg->servers[i].url),
+                        attempt->http_status == 0 ? now_seconds() + cfg->server_retry_after : 0);
+        out->verdict = attempt->verdict;
+        if (attempt->verdict != HB_UNAVAILABLE)
+            return;
+    }
 }
 
 void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
               struct hb_outcome *out)
 {
-    char errbuf[CURL_ERROR_SIZE] = "";
-    struct body_sink sink = {0, false};
-    struct curl_slist *headers = NULL;
+    struct request req;
     struct timespec start;
     uint64_t key = connection_key(cfg);
-    CURL *h = NULL;
     CURLcode rc;
 
     memset(out, 0, sizeof(*out));
+    memset(&req, 0, sizeof(req));
     out->verdict = HB_UNAVAILABLE;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    pthread_once(&global_init_once, global_init);
-    rc = global_init_result;
-    if (rc == CURLE_OK && ((h = take_handle(key)) == NULL
-                           || (headers = hb_build_headers(cfg, cred->client_ip)) == NULL))
-        rc = CURLE_OUT_OF_MEMORY;
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-    if (rc == CURLE_OK)
-        rc = set_request_options(h, cfg, cred, headers);
-    if (rc == CURLE_OK)
-        rc = curl_easy_perform(h);
-    if (h != NULL)
-        classify(cfg, h, rc, &sink, errbuf, out);
-    else
-        snprintf(out->error, sizeof(out->error), "%s", curl_easy_strerror(rc));
+    rc = prepare(&req, cfg, cred, key);
+    if (rc == CURLE_OK) {
+        try_servers(&req, cfg, out);
+    } else {
+        out->attempt_count = 1;
+        out->attempts[0].verdict = HB_UNAVAILABLE;
+        out->attempts[0].curl_code = (int) rc;
+        snprintf(out->attempts[0].error, sizeof(out->attempts[0].error), "%s", curl_easy_strerror(rc));
+    }
     out->elapsed_ms = elapsed_ms_since(&start);
-    give_back(h, key);
-    curl_slist_free_all(headers);
+    give_back(req.handle, key);
+    curl_slist_free_all(req.headers);
 }

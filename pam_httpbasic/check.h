@@ -22,12 +22,23 @@ struct hb_credentials {
     const char *client_ip;   /* canonical IP literal, or "" for none */
 };
 
-struct hb_outcome {
+/* One request to one server. */
+struct hb_attempt {
+    size_t server;           /* index into cfg->servers */
     enum hb_verdict verdict;
     long http_status;        /* 0 when no answer came */
     int curl_code;           /* CURLcode; 0 when the transfer completed */
     long elapsed_ms;
     char error[HB_ERROR_LEN];/* why there was no usable answer, or "" */
+};
+
+/* The result of a check: the last attempt decides. */
+struct hb_outcome {
+    enum hb_verdict verdict;
+    size_t attempt_count;    /* at least 1 */
+    struct hb_attempt attempts[HB_MAX_SERVERS];
+    size_t skipped;          /* servers skipped while resting */
+    long elapsed_ms;         /* all attempts together */
 };
 
 /* The verdict for an HTTP status under cfg's ok_status / deny_status lists. */
@@ -51,9 +62,13 @@ const char *hb_verdict_name(enum hb_verdict verdict);
 struct curl_slist *hb_build_headers(const struct hb_config *cfg, const char *client_ip);
 
 /*
- * Send one request to cfg->url with Basic credentials and fill out.  Never
- * blocks longer than cfg->timeout_ms, never follows redirects, never uses a
- * proxy from the environment.  Thread-safe.
+ * Check the credentials with the configured servers and fill out.  The
+ * servers are tried in order; the next one only when the previous gave no
+ * usable answer (no answer, or a status that is neither ok, deny nor 429),
+ * so a wrong password is never tried twice.  A server that did not answer
+ * at all rests for cfg->server_retry_after seconds (skipped, unless every
+ * server rests).  Each attempt is bounded by cfg->timeout_ms; never follows
+ * redirects, never uses a proxy from the environment.  Thread-safe.
  */
 void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
               struct hb_outcome *out);

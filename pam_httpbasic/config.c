@@ -35,6 +35,7 @@ enum option_type {
     OPT_METHOD,     /* HTTP method token */
     OPT_HEADER,     /* header name, or "none" */
     OPT_DOMAIN,     /* domain for user_domain */
+    OPT_URLS,       /* url: may be repeated, or a space-separated list */
 };
 
 enum source { SOURCE_NONE = 0, SOURCE_FILE, SOURCE_ARG };
@@ -50,7 +51,8 @@ struct option {
 #define FIELD(f) offsetof(struct hb_config, f)
 
 static const struct option options[] = {
-    {"url", OPT_STRING, FIELD(url), 0, 0, 0},
+    {"url", OPT_URLS, FIELD(servers), FIELD(server_count), 0, 0},
+    {"server_retry_after", OPT_NUMBER, FIELD(server_retry_after), 0, 0, 3600},
     {"method", OPT_METHOD, FIELD(method), 0, 0, 0},
     {"timeout", OPT_MS, FIELD(timeout_ms), 0, 100, 300000},
     {"connect_timeout", OPT_MS, FIELD(connect_timeout_ms), 0, 100, 300000},
@@ -279,6 +281,39 @@ static int store_string(struct parser *p, const struct option *opt, const char *
     return 0;
 }
 
+static void free_servers(struct hb_config *cfg)
+{
+    for (size_t i = 0; i < cfg->server_count; i++) {
+        free(cfg->servers[i].url);
+        cfg->servers[i].url = NULL;
+    }
+    cfg->server_count = 0;
+}
+
+/* Append the space-separated URLs in value to the server list. */
+static int add_servers(struct parser *p, const struct option *opt, const char *value)
+{
+    struct hb_config *cfg = p->cfg;
+    const char *start = value;
+
+    if (check_string(p, opt, value) != 0)
+        return -1;
+    while (*start != '\0') {
+        size_t len = strcspn(start, " \t");
+
+        if (len > 0) {
+            if (cfg->server_count == HB_MAX_SERVERS)
+                return fail(p, opt->name, "more than %d servers", HB_MAX_SERVERS);
+            cfg->servers[cfg->server_count].url = strndup(start, len);
+            if (cfg->servers[cfg->server_count].url == NULL)
+                return fail(p, opt->name, "out of memory");
+            cfg->server_count++;
+        }
+        start += len + strspn(start + len, " \t");
+    }
+    return 0;
+}
+
 /* Apply one key/value pair (value NULL for a bare key) from the current source. */
 static int set_option(struct parser *p, const char *key, const char *value)
 {
@@ -289,10 +324,12 @@ static int set_option(struct parser *p, const char *key, const char *value)
     if (opt == NULL)
         return fail(p, key, "unknown key");
     index = (size_t) (opt - options);
-    if (p->seen[index] == p->source)
+    if (p->seen[index] == p->source && opt->type != OPT_URLS)
         return fail(p, key, "duplicate key");
     if (opt->offset == FIELD(config) && p->source == SOURCE_FILE)
         return fail(p, key, "not allowed inside a config file");
+    if (opt->type == OPT_URLS && p->seen[index] != p->source)
+        free_servers(p->cfg);   /* arguments replace the file's list */
     p->seen[index] = p->source;
     field = (char *) p->cfg + opt->offset;
     if (opt->type == OPT_FLAG) {
@@ -310,6 +347,8 @@ static int set_option(struct parser *p, const char *key, const char *value)
         return 0;
     case OPT_STATUSES:
         return parse_statuses(p, opt, value);
+    case OPT_URLS:
+        return add_servers(p, opt, value);
     default:
         return store_string(p, opt, value);
     }
@@ -421,32 +460,34 @@ static int parse_file(struct parser *p, const char *path)
     return rc;
 }
 
-/* Parse url: only http(s), http only with allow_http, no credentials. */
-static int check_url(struct parser *p)
+/* Parse one url: only http(s), http only with allow_http, no credentials. */
+static int check_url(struct parser *p, struct hb_server *server)
 {
-    struct hb_config *cfg = p->cfg;
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *password = NULL;
     int rc = 0;
 
     if (u == NULL)
         return fail(p, "url", "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, cfg->url, CURLU_NO_AUTHORITY) != CURLUE_OK
+    if (curl_url_set(u, CURLUPART_URL, server->url, CURLU_NO_AUTHORITY) != CURLUE_OK
         || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
-        rc = fail(p, "url", "\"%s\" is not a valid URL", cfg->url);
+        rc = fail(p, "url", "\"%s\" is not a valid URL", server->url);
     else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
         rc = fail(p, "url", "scheme %s is not allowed (https only)", scheme);
-    else if (strcmp(scheme, "http") == 0 && !cfg->allow_http)
+    else if (strcmp(scheme, "http") == 0 && !p->cfg->allow_http)
         rc = fail(p, "url", "http:// sends passwords in clear text; use https:// or set allow_http");
     else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0')
-        rc = fail(p, "url", "\"%s\" has no host", cfg->url);
+        rc = fail(p, "url", "\"%s\" has no host", server->url);
     else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK
              || curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
         rc = fail(p, "url", "must not contain credentials");
+    else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+        snprintf(server->host, sizeof(server->host), "%s:%s", host, port);
     else
-        snprintf(cfg->url_host, sizeof(cfg->url_host), "%s", host);
+        snprintf(server->host, sizeof(server->host), "%s", host);
     curl_free(scheme);
     curl_free(host);
+    curl_free(port);
     curl_free(user);
     curl_free(password);
     curl_url_cleanup(u);
@@ -472,9 +513,12 @@ static int check_complete(struct parser *p)
     struct hb_config *cfg = p->cfg;
 
     p->where = "config";
-    if (cfg->url == NULL)
+    if (cfg->server_count == 0)
         return fail(p, "url", "missing (url=https://HOST/remote.php/dav/)");
-    if (check_url(p) != 0 || check_proxy(p) != 0)
+    for (size_t i = 0; i < cfg->server_count; i++)
+        if (check_url(p, &cfg->servers[i]) != 0)
+            return -1;
+    if (check_proxy(p) != 0)
         return -1;
     if (cfg->connect_timeout_ms > cfg->timeout_ms)
         return fail(p, "connect_timeout", "must not exceed timeout (%ld ms)", cfg->timeout_ms);
@@ -500,6 +544,7 @@ static int set_defaults(struct parser *p)
     cfg->deny_status[0] = 401;
     cfg->deny_status_count = 1;
     cfg->max_password_len = 512;
+    cfg->server_retry_after = 30;
     cfg->method = strdup("PROPFIND");
     cfg->forward_header = strdup("X-Forwarded-For");
     if (cfg->method == NULL || cfg->forward_header == NULL)
@@ -532,9 +577,10 @@ int hb_config_load(struct hb_config *cfg, int argc, const char **argv,
 
 void hb_config_free(struct hb_config *cfg)
 {
+    free_servers(cfg);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
-        if (options[i].type == OPT_FLAG || options[i].type == OPT_MS
-            || options[i].type == OPT_NUMBER || options[i].type == OPT_STATUSES)
+        if (options[i].type == OPT_FLAG || options[i].type == OPT_MS || options[i].type == OPT_NUMBER
+            || options[i].type == OPT_STATUSES || options[i].type == OPT_URLS)
             continue;
         char **field = (char **) ((char *) cfg + options[i].offset);
         free(*field);

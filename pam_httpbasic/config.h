@@ -14,11 +14,19 @@
 #include <stddef.h>
 
 #define HB_MAX_STATUS 8          /* statuses per ok_status / deny_status list */
+#define HB_MAX_SERVERS 4         /* url values, tried in order */
 #define HB_ERROR_LEN 512         /* size of an error message buffer */
 #define HB_HOST_LEN 256          /* size of the host name kept for logging */
 
+struct hb_server {
+    char *url;                   /* WebDAV URL */
+    char host[HB_HOST_LEN];      /* its host, for log lines */
+};
+
 struct hb_config {
-    char *url;                   /* WebDAV URL, required */
+    struct hb_server servers[HB_MAX_SERVERS];  /* url, at least one */
+    size_t server_count;
+    long server_retry_after;     /* s a server without answer is skipped, default 30 */
     char *method;                /* HTTP method, default PROPFIND */
     long timeout_ms;             /* whole request, default 30000 */
     long connect_timeout_ms;     /* TCP + TLS connect, default 5000 */
@@ -44,7 +52,6 @@ struct hb_config {
     bool use_first_pass;
     bool try_first_pass;
     bool use_authtok;
-    char url_host[HB_HOST_LEN];  /* derived from url, for log lines */
 };
 
 /*

@@ -122,26 +122,53 @@ static int log_priority(enum hb_verdict verdict)
     return LOG_ERR;
 }
 
+/* ' error="..."' for an attempt that failed, else "". */
+static void format_error(const struct hb_attempt *attempt, char *out, size_t outlen)
+{
+    char escaped[HB_ERROR_LEN];
+
+    out[0] = '\0';
+    if (attempt->error[0] == '\0')
+        return;
+    hb_log_escape(attempt->error, escaped, sizeof(escaped));
+    snprintf(out, outlen, " error=\"%s\"", escaped);
+}
+
+/* A warning for each server that gave no usable answer before the last one. */
+static void log_failovers(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_outcome *out)
+{
+    char error[HB_ERROR_LEN + 16];
+
+    for (size_t i = 0; i + 1 < out->attempt_count; i++) {
+        const struct hb_attempt *a = &out->attempts[i];
+
+        format_error(a, error, sizeof(error));
+        pam_syslog(pamh, LOG_WARNING, "server %s gave no usable answer: status=%ld ms=%ld%s; trying the next one",
+                   cfg->servers[a->server].host, a->http_status, a->elapsed_ms, error);
+    }
+}
+
 /* One line per decision: verdict, who, from where, which server, how it went. */
 static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
                          const struct login *login, const struct hb_outcome *out)
 {
-    char error[HB_ERROR_LEN + 16] = "";
-    char escaped[HB_ERROR_LEN];
+    const struct hb_attempt *last = &out->attempts[out->attempt_count - 1];
+    char error[HB_ERROR_LEN + 16];
+    char servers[64] = "";
     const char *hint = "";
 
-    if (out->error[0] != '\0') {
-        hb_log_escape(out->error, escaped, sizeof(escaped));
-        snprintf(error, sizeof(error), " error=\"%s\"", escaped);
-    }
+    log_failovers(pamh, cfg, out);
+    format_error(last, error, sizeof(error));
+    if (cfg->server_count > 1)
+        snprintf(servers, sizeof(servers), " tried=%zu skipped=%zu", out->attempt_count, out->skipped);
     if (out->verdict == HB_THROTTLED)
         hint = " (the server throttles this client address; make sure this host is in"
                " Nextcloud's trusted_proxies so that it sees the real client)";
     pam_syslog(pamh, log_priority(out->verdict),
-               "auth %s: user=%s rhost=%s forwarded=%s server=%s status=%ld ms=%ld%s%s",
+               "auth %s: user=%s rhost=%s forwarded=%s server=%s status=%ld ms=%ld%s%s%s",
                hb_verdict_name(out->verdict), login->user_log, login->rhost_log,
                login->client_ip[0] != '\0' && cfg->forward_header != NULL ? login->client_ip : "-",
-               cfg->url_host, out->http_status, out->elapsed_ms, error, hint);
+               cfg->servers[last->server].host, last->http_status, out->elapsed_ms, servers, error, hint);
 }
 
 /* Ask the server about this login and log the answer. */
@@ -153,10 +180,11 @@ static int check_login(pam_handle_t *pamh, const struct hb_config *cfg, const st
     if (cfg->insecure_skip_verify)
         pam_syslog(pamh, LOG_WARNING,
                    "insecure_skip_verify is set: the TLS certificate of %s is not verified",
-                   cfg->url_host);
+                   cfg->servers[0].host);
     if (cfg->debug)
-        pam_syslog(pamh, LOG_DEBUG, "sending %s %s as user %s (timeout %ld ms)",
-                   cfg->method, cfg->url, login->http_user, cfg->timeout_ms);
+        pam_syslog(pamh, LOG_DEBUG, "sending %s %s as user %s (timeout %ld ms, %zu server(s))",
+                   cfg->method, cfg->servers[0].url, login->http_user, cfg->timeout_ms,
+                   cfg->server_count);
     hb_check(cfg, &cred, &out);
     log_decision(pamh, cfg, login, &out);
     return hb_pam_code(out.verdict);

@@ -53,8 +53,10 @@ static void test_defaults(void **state)
 
     (void) state;
     assert_int_equal(load(&cfg, err, argv), 0);
-    assert_string_equal(cfg.url, "https://cloud.example.org/remote.php/dav/");
-    assert_string_equal(cfg.url_host, "cloud.example.org");
+    assert_int_equal(cfg.server_count, 1);
+    assert_string_equal(cfg.servers[0].url, "https://cloud.example.org/remote.php/dav/");
+    assert_string_equal(cfg.servers[0].host, "cloud.example.org");
+    assert_int_equal(cfg.server_retry_after, 30);
     assert_string_equal(cfg.method, "PROPFIND");
     assert_int_equal(cfg.timeout_ms, 30000);
     assert_int_equal(cfg.connect_timeout_ms, 5000);
@@ -89,7 +91,7 @@ static void test_every_key(void **state)
 
     (void) state;
     assert_int_equal(load(&cfg, err, argv), 0);
-    assert_string_equal(cfg.url_host, "[::1]");
+    assert_string_equal(cfg.servers[0].host, "[::1]:8080");
     assert_true(cfg.allow_http);
     assert_string_equal(cfg.method, "GET");
     assert_int_equal(cfg.timeout_ms, 2500);
@@ -163,7 +165,10 @@ static void test_argument_errors(void **state)
         {{"url"}, "url: needs a value"},
         {{"url="}, "url: needs a value"},
         {{URL, "debug", "debug=no"}, "debug: duplicate key"},
-        {{URL, URL}, "url: duplicate key"},
+        {{URL, "url=https://b/ https://c/ https://d/ https://e/"}, "url: more than 4 servers"},
+        {{URL, "url=https://b/ http://c/"}, "url: http:// sends passwords in clear text"},
+        {{URL, "server_retry_after=-1"}, "server_retry_after: \"-1\" is not a number from 0 to 3600"},
+        {{URL, "server_retry_after=3601"}, "server_retry_after: \"3601\""},
         {{URL, "debug=maybe"}, "debug: \"maybe\" is not yes or no"},
         {{URL, "timeout=abc"}, "timeout: \"abc\" is not a number from 100 to 300000"},
         {{URL, "timeout=-5"}, "timeout: \"-5\" is not a number"},
@@ -221,6 +226,37 @@ static void test_argument_errors(void **state)
     }
 }
 
+static void test_several_urls(void **state)
+{
+    struct hb_config cfg;
+    char err[HB_ERROR_LEN];
+    char config_arg[300];
+    const char *path = write_file("urls.conf",
+                                  "url = https://a.example/dav/ https://b.example/dav/\n"
+                                  "url = https://c.example/dav/\n"
+                                  "server_retry_after = 0\n", 0600);
+    const char *from_args[] = {"url=https://a.example/", "url=https://b.example/", NULL};
+    const char *from_file[] = {config_arg, NULL};
+    const char *overridden[] = {config_arg, "url=https://d.example/", NULL};
+
+    (void) state;
+    snprintf(config_arg, sizeof(config_arg), "config=%s", path);
+    assert_int_equal(load(&cfg, err, from_args), 0);
+    assert_int_equal(cfg.server_count, 2);
+    assert_string_equal(cfg.servers[1].host, "b.example");
+    hb_config_free(&cfg);
+    assert_int_equal(load(&cfg, err, from_file), 0);
+    assert_int_equal(cfg.server_count, 3);
+    assert_string_equal(cfg.servers[0].host, "a.example");
+    assert_string_equal(cfg.servers[2].host, "c.example");
+    assert_int_equal(cfg.server_retry_after, 0);
+    hb_config_free(&cfg);
+    assert_int_equal(load(&cfg, err, overridden), 0);    /* arguments replace the list */
+    assert_int_equal(cfg.server_count, 1);
+    assert_string_equal(cfg.servers[0].host, "d.example");
+    hb_config_free(&cfg);
+}
+
 static void test_file_and_override(void **state)
 {
     struct hb_config cfg;
@@ -241,7 +277,7 @@ static void test_file_and_override(void **state)
     (void) state;
     snprintf(config_arg, sizeof(config_arg), "config=%s", path);
     assert_int_equal(load(&cfg, err, argv), 0);
-    assert_string_equal(cfg.url_host, "files.example.org");
+    assert_string_equal(cfg.servers[0].host, "files.example.org");
     assert_int_equal(cfg.timeout_ms, 9000);         /* argument wins */
     assert_true(cfg.debug);
     assert_string_equal(cfg.user_domain, "example.org");
@@ -275,8 +311,8 @@ static void test_file_errors(void **state)
     expect_file_error("url = https://a.example/\nbogus = 1\n", 0600, "bad.conf:2: bogus: unknown key");
     expect_file_error("url = https://a.example/\ntimeout = 10 s\n", 0600,
                       "bad.conf:2: timeout: \"10 s\" is not a number");
-    expect_file_error("url = https://a.example/\nurl = https://b.example/\n", 0600,
-                      "bad.conf:2: url: duplicate key");
+    expect_file_error("url = https://a.example/\ntimeout = 1000\ntimeout = 2000\n", 0600,
+                      "bad.conf:3: timeout: duplicate key");
     expect_file_error("config = /etc/other.conf\n", 0600, "bad.conf:1: config: not allowed inside");
     expect_file_error("= value\n", 0600, "bad.conf:1: =: line has no key");
     expect_file_error("url\n", 0600, "bad.conf:1: url: needs a value");
@@ -351,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_flag_values),
         cmocka_unit_test(test_forward_header_none),
         cmocka_unit_test(test_argument_errors),
+        cmocka_unit_test(test_several_urls),
         cmocka_unit_test(test_file_and_override),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_unsafe_files),
