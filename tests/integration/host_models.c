@@ -1,0 +1,141 @@
+/*
+ * host_models.c - drive the module the way different host processes do:
+ * several threads at once, a fork after a login, logins spaced in time.
+ *
+ *   host_models threads N M SERVICE USER GOOD BAD
+ *       N threads, each M logins alternating GOOD and BAD passwords, all
+ *       at once; prints "wrong=K" (results that differ from the expected).
+ *   host_models fork SERVICE USER GOOD
+ *       login in the parent, fork, login in the child, wait for it, login
+ *       in the parent again; prints "parent1=... child=... parent2=...".
+ *   host_models sequence N DELAY_MS SERVICE USER GOOD
+ *       N logins in one process, DELAY_MS apart; prints "ok=K".
+ *
+ * Runs under pam_wrapper like pam_driver.  Exit 0 when it ran, 2 on usage.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <security/pam_appl.h>
+
+struct job {
+    const char *service;
+    const char *user;
+    const char *good;
+    const char *bad;
+    int logins;
+    int wrong;
+};
+
+/* Answer every prompt with the password in appdata (as Dovecot does). */
+static int conversation(int n, const struct pam_message **msg, struct pam_response **resp, void *appdata)
+{
+    struct pam_response *r = calloc((size_t) n, sizeof(*r));
+
+    if (r == NULL)
+        return PAM_BUF_ERR;
+    for (int i = 0; i < n; i++)
+        if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
+            r[i].resp = strdup(appdata);
+    *resp = r;
+    return PAM_SUCCESS;
+}
+
+/* One whole PAM transaction; returns pam_authenticate's result. */
+static int login(const char *service, const char *user, const char *password)
+{
+    struct pam_conv conv = {conversation, (void *) password};
+    pam_handle_t *pamh = NULL;
+    int rc = pam_start(service, user, &conv, &pamh);
+
+    if (rc == PAM_SUCCESS) {
+        pam_set_item(pamh, PAM_RHOST, "192.0.2.10");
+        rc = pam_authenticate(pamh, 0);
+        pam_end(pamh, rc);
+    }
+    return rc;
+}
+
+static void *run_job(void *arg)
+{
+    struct job *job = arg;
+
+    for (int i = 0; i < job->logins; i++) {
+        int bad = i % 2;
+        int rc = login(job->service, job->user, bad ? job->bad : job->good);
+
+        if (rc != (bad ? PAM_AUTH_ERR : PAM_SUCCESS))
+            job->wrong++;
+    }
+    return NULL;
+}
+
+static int threads(int n, int m, char **argv)
+{
+    pthread_t tid[64];
+    struct job jobs[64];
+    int wrong = 0;
+
+    if (n < 1 || n > 64)
+        return 2;
+    for (int i = 0; i < n; i++) {
+        jobs[i] = (struct job) {argv[0], argv[1], argv[2], argv[3], m, 0};
+        pthread_create(&tid[i], NULL, run_job, &jobs[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(tid[i], NULL);
+        wrong += jobs[i].wrong;
+    }
+    printf("logins=%d wrong=%d\n", n * m, wrong);
+    return 0;
+}
+
+static int fork_after_login(char **argv)
+{
+    int first = login(argv[0], argv[1], argv[2]);
+    int status = 0;
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0)
+        _exit(login(argv[0], argv[1], argv[2]) == PAM_SUCCESS ? 0 : 1);
+    waitpid(pid, &status, 0);
+    printf("parent1=%s child=%s parent2=%s\n", first == PAM_SUCCESS ? "ok" : "fail",
+           WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "fail",
+           login(argv[0], argv[1], argv[2]) == PAM_SUCCESS ? "ok" : "fail");
+    return 0;
+}
+
+static int sequence(int n, int delay_ms, char **argv)
+{
+    struct timespec delay = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+    int ok = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            nanosleep(&delay, NULL);
+        ok += login(argv[0], argv[1], argv[2]) == PAM_SUCCESS;
+    }
+    printf("logins=%d ok=%d\n", n, ok);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 8 && strcmp(argv[1], "threads") == 0)
+        return threads(atoi(argv[2]), atoi(argv[3]), argv + 4);
+    if (argc == 5 && strcmp(argv[1], "fork") == 0)
+        return fork_after_login(argv + 2);
+    if (argc == 7 && strcmp(argv[1], "sequence") == 0)
+        return sequence(atoi(argv[2]), atoi(argv[3]), argv + 4);
+    fprintf(stderr, "usage: host_models threads N M SERVICE USER GOOD BAD\n"
+                    "       host_models fork SERVICE USER GOOD\n"
+                    "       host_models sequence N DELAY_MS SERVICE USER GOOD\n");
+    return 2;
+}
