@@ -10,9 +10,15 @@
  *       in the parent again; prints "parent1=... child=... parent2=...".
  *   host_models sequence N DELAY_MS SERVICE USER GOOD
  *       N logins in one process, DELAY_MS apart; prints "ok=K".
+ *   host_models growth N SERVICE USER PASSWORD
+ *       10 logins, then N more in the same process; prints the open file
+ *       descriptors and VmRSS after each stage, the slowest login (ms) and
+ *       the result of the last login, e.g.
+ *       "fd=5/5 rss_kb=9000/9004 max_ms=210 last=PAM_AUTHINFO_UNAVAIL results=1".
  *
  * Runs under pam_wrapper like pam_driver.  Exit 0 when it ran, 2 on usage.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +132,86 @@ static int sequence(int n, int delay_ms, char **argv)
     return 0;
 }
 
+static int open_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    int n = 0;
+
+    if (dir == NULL)
+        return -1;
+    while (readdir(dir) != NULL)
+        n++;
+    closedir(dir);
+    return n - 3;    /* ".", ".." and the directory itself */
+}
+
+static long rss_kb(void)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+
+    while (fp != NULL && fgets(line, sizeof(line), fp) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (fp != NULL)
+        fclose(fp);
+    return kb;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Run n logins; return the slowest in ms; *last gets the last result, *distinct counts changes. */
+static long run_logins(int n, char **argv, int *last, int *distinct)
+{
+    long slowest = 0;
+
+    for (int i = 0; i < n; i++) {
+        long start = now_ms();
+        int rc = login(argv[0], argv[1], argv[2]);
+        long took = now_ms() - start;
+
+        if (took > slowest)
+            slowest = took;
+        if (rc != *last)
+            (*distinct)++;
+        *last = rc;
+    }
+    return slowest;
+}
+
+static const char *code_name(int rc)
+{
+    switch (rc) {
+    case PAM_SUCCESS: return "PAM_SUCCESS";
+    case PAM_AUTH_ERR: return "PAM_AUTH_ERR";
+    case PAM_MAXTRIES: return "PAM_MAXTRIES";
+    case PAM_AUTHINFO_UNAVAIL: return "PAM_AUTHINFO_UNAVAIL";
+    case PAM_USER_UNKNOWN: return "PAM_USER_UNKNOWN";
+    case PAM_SERVICE_ERR: return "PAM_SERVICE_ERR";
+    default: return "other";
+    }
+}
+
+static int growth(int n, char **argv)
+{
+    int last = -1, distinct = 0;
+    long slow1 = run_logins(10, argv, &last, &distinct);
+    int fd1 = open_fds();
+    long rss1 = rss_kb();
+    long slow2 = run_logins(n, argv, &last, &distinct);
+
+    printf("fd=%d/%d rss_kb=%ld/%ld max_ms=%ld last=%s results=%d\n", fd1, open_fds(), rss1,
+           rss_kb(), slow1 > slow2 ? slow1 : slow2, code_name(last), distinct);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 8 && strcmp(argv[1], "threads") == 0)
@@ -134,8 +220,11 @@ int main(int argc, char **argv)
         return fork_after_login(argv + 2);
     if (argc == 7 && strcmp(argv[1], "sequence") == 0)
         return sequence(atoi(argv[2]), atoi(argv[3]), argv + 4);
+    if (argc == 6 && strcmp(argv[1], "growth") == 0)
+        return growth(atoi(argv[2]), argv + 3);
     fprintf(stderr, "usage: host_models threads N M SERVICE USER GOOD BAD\n"
                     "       host_models fork SERVICE USER GOOD\n"
-                    "       host_models sequence N DELAY_MS SERVICE USER GOOD\n");
+                    "       host_models sequence N DELAY_MS SERVICE USER GOOD\n"
+                    "       host_models growth N SERVICE USER PASSWORD\n");
     return 2;
 }
