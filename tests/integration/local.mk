@@ -1,1 +1,30 @@
-# integration tests
+# Integration tests: the built module, loaded by a small PAM application
+# (pam_driver) or pamtester under pam_wrapper, against a real Apache HTTPS
+# WebDAV server (tests/server/webdav.sh) and a fault server
+# (tests/server/fault_server.py).  Each script starts its own servers on
+# free loopback ports, so the scripts may run in parallel (make -j).
+check_PROGRAMS += tests/integration/pam_driver
+tests_integration_pam_driver_SOURCES = tests/integration/pam_driver.c
+tests_integration_pam_driver_LDADD = -lpam
+# host_models: the module driven from threads, across fork, spaced in time.
+check_PROGRAMS += tests/integration/host_models
+tests_integration_host_models_SOURCES = tests/integration/host_models.c
+tests_integration_host_models_LDADD = -lpam
+
+integration_tests = \
+	tests/integration/t_basic.sh \
+	tests/integration/t_options.sh \
+	tests/integration/t_tls.sh \
+	tests/integration/t_faults.sh \
+	tests/integration/t_stack.sh \
+	tests/integration/t_servers.sh \
+	tests/integration/t_symbols.sh \
+	tests/integration/t_hostile.sh \
+	tests/integration/t_host_models.sh
+TESTS += $(integration_tests)
+
+EXTRA_DIST += $(integration_tests) \
+	tests/integration/lib.sh \
+	tests/server/webdav.sh \
+	tests/server/fault_server.py \
+	tests/run

@@ -3,16 +3,22 @@
  *
  *   pam_driver [--rhost R] [--password P] [--password-env VAR]
  *              [--preset-authtok P] [--acct] [--no-auth] [--repeat N]
- *              SERVICE USER
+ *              [--pause MS] [--acct-as USER] SERVICE USER
  *
  * Does what Dovecot's passdb pam does: pam_start(SERVICE, USER), optionally
  * PAM_RHOST, pam_authenticate (unless --no-auth), pam_acct_mgmt (with
- * --acct), pam_end.  --preset-authtok stores PAM_AUTHTOK before
- * authenticating, as a module stacked above would.  The conversation
+ * --acct), pam_end.  --preset-authtok P emulates a module stacked above
+ * that already stored PAM_AUTHTOK: an application may not set that item
+ * itself (libpam answers PAM_BAD_ITEM), so the driver exports P as the
+ * environment variable PAM_AUTHTOK, and the service file must start with
+ * "auth optional pam_set_items.so" (from pam_wrapper), which copies it into
+ * PAM_AUTHTOK; lib.sh's write_service_preset does that.  The conversation
  * answers every PAM_PROMPT_ECHO_OFF with the password and PAM_PROMPT_ECHO_ON
  * with the user name; without a password it fails with PAM_CONV_ERR.
  * --password-env VAR takes the password from the environment (any bytes).
- * --repeat N runs the whole transaction N times.
+ * --repeat N runs the whole transaction N times in this process, with
+ * --pause MS milliseconds between two rounds.  --acct-as USER changes
+ * PAM_USER between pam_authenticate and pam_acct_mgmt (implies --acct).
  *
  * Prints one machine-readable line per step and per round:
  *   start=PAM_SUCCESS authenticate=PAM_AUTH_ERR acct_mgmt=... end=...
@@ -125,15 +131,16 @@ static void usage(void)
     fprintf(stderr,
             "usage: pam_driver [--rhost R] [--password P] [--password-env VAR]\n"
             "                  [--preset-authtok P] [--acct] [--no-auth] [--repeat N]\n"
-            "                  SERVICE USER\n");
+            "                  [--pause MS] [--acct-as USER] SERVICE USER\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    const char *rhost = NULL, *preset = NULL, *service, *user;
+    const char *rhost = NULL, *preset = NULL, *acct_as = NULL, *service, *user;
     struct conv_data cd = { 0 };
     int acct = 0, auth = 1, repeat = 1, ok = 0;
+    long pause_ms = 0;
     int i;
 
     for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
@@ -163,6 +170,13 @@ int main(int argc, char **argv)
             repeat = atoi(argv[++i]);
             if (repeat < 1)
                 usage();
+        } else if (strcmp(opt, "--acct-as") == 0) {
+            acct_as = argv[++i];
+            acct = 1;
+        } else if (strcmp(opt, "--pause") == 0) {
+            pause_ms = atol(argv[++i]);
+            if (pause_ms < 0)
+                usage();
         } else {
             usage();
         }
@@ -171,6 +185,10 @@ int main(int argc, char **argv)
         usage();
     service = argv[i];
     user = argv[i + 1];
+    if (preset != NULL && setenv("PAM_AUTHTOK", preset, 1) != 0) {
+        perror("pam_driver: setenv");
+        return 2;
+    }
     cd.user = user;
 
     for (int round = 0; round < repeat; round++) {
@@ -181,6 +199,10 @@ int main(int argc, char **argv)
         long t0;
 
         cd.prompts = 0;
+        if (round > 0 && pause_ms > 0) {
+            struct timespec ts = { pause_ms / 1000, (pause_ms % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
         if (repeat > 1)
             printf("round=%d\n", round + 1);
         rc = pam_start(service, user, &conv, &pamh);
@@ -194,15 +216,15 @@ int main(int argc, char **argv)
             if (rc != PAM_SUCCESS)
                 printf("set_rhost=%s\n", pam_name(rc));
         }
-        if (preset != NULL) {
-            rc = pam_set_item(pamh, PAM_AUTHTOK, preset);
-            if (rc != PAM_SUCCESS)
-                printf("set_authtok=%s\n", pam_name(rc));
-        }
         t0 = now_ms();
         if (auth) {
             auth_rc = pam_authenticate(pamh, 0);
             printf("authenticate=%s\n", pam_name(auth_rc));
+        }
+        if (acct_as != NULL) {
+            rc = pam_set_item(pamh, PAM_USER, acct_as);
+            if (rc != PAM_SUCCESS)
+                printf("set_user=%s\n", pam_name(rc));
         }
         if (acct) {
             acct_rc = pam_acct_mgmt(pamh, 0);
