@@ -9,6 +9,10 @@
 #                 pam_syslog priority is shown; 3 would trace PAM items,
 #                 passwords included, so it is never the default)
 #   KEEP_TMP=1    keep the per-script temporary directory
+#   RUN_WRAPPER   command words put before pam_driver, e.g.
+#                 "valgrind -q --error-exitcode=99 --leak-check=full"
+#   A module built with --enable-sanitizers is detected (ldd) and handled;
+#   any sanitizer or valgrind report in a run adds a failing test.
 #
 # TAP: ok COND DESC | pass DESC | fail DESC | is GOT WANT DESC |
 #      like TEXT ERE DESC | unlike TEXT ERE DESC | skip DESC REASON |
@@ -49,6 +53,16 @@ PAM_DRIVER=$top_builddir/tests/integration/pam_driver
 WEBDAV_SH=$top_srcdir/tests/server/webdav.sh
 FAULT_PY=$top_srcdir/tests/server/fault_server.py
 PWRAP_LIB=${PWRAP_LIB:-libpam_wrapper.so}
+# A module built with --enable-sanitizers needs the ASan runtime loaded
+# first in programs that are not built with it (pamtester, python3), and
+# pam_wrapper must not use RTLD_DEEPBIND.
+SAN_PRELOAD=
+if [ -f "$MODULE" ] && ldd "$MODULE" 2>/dev/null | grep -q 'libasan'; then
+    SAN_PRELOAD=$(ldd "$MODULE" | awk '/libasan/ { print $3; exit }')
+    PWRAP_LIB="$SAN_PRELOAD $PWRAP_LIB"
+    export PAM_WRAPPER_DISABLE_DEEPBIND=1
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+fi
 PAM_SET_ITEMS=${PAM_SET_ITEMS:-$(ls /usr/lib/*/pam_wrapper/pam_set_items.so /usr/lib/pam_wrapper/pam_set_items.so 2>/dev/null | head -n 1)}
 PAM_MATRIX=${PAM_MATRIX:-$(ls /usr/lib/*/pam_wrapper/pam_matrix.so /usr/lib/pam_wrapper/pam_matrix.so 2>/dev/null | head -n 1)}
 
@@ -257,9 +271,11 @@ run_driver() {
     _LAST_CMD="pam_driver $*"
     local t0
     t0=$(now_ms)
-    _pwrap_env timeout -k 5 "${RUN_TIMEOUT:-120}" "$PAM_DRIVER" "$@" >"$OUT" 2>"$ERR"
+    # shellcheck disable=SC2086
+    _pwrap_env timeout -k 5 "${RUN_TIMEOUT:-120}" ${RUN_WRAPPER:-} "$PAM_DRIVER" "$@" >"$OUT" 2>"$ERR"
     RC=$?
     WALL_MS=$(($(now_ms) - t0))
+    _san_check
     AUTH=$(sed -n 's/^authenticate=//p' "$OUT" | tail -n 1)
     ACCT=$(sed -n 's/^acct_mgmt=//p' "$OUT" | tail -n 1)
     ELAPSED_MS=$(sed -n 's/^elapsed_ms=//p' "$OUT" | tail -n 1)
@@ -282,8 +298,17 @@ run_pamtester() {
         pamtester -v ${PAMTESTER_OPTS[@]+"${PAMTESTER_OPTS[@]}"} "$service" "$user" "$@" >"$OUT" 2>"$ERR"
     RC=$?
     WALL_MS=$(($(now_ms) - t0))
+    _san_check
     AUTH=none ACCT=none ELAPSED_MS=-1
     return 0
+}
+
+# Any sanitizer or valgrind report in the last run is a failed test of its own.
+_san_check() {
+    if grep -qE '^==[0-9]+==(ERROR|WARNING): |runtime error: |^==[0-9]+== (Invalid|Conditional|Use of uninit|[0-9,]+ bytes in [0-9,]+ blocks are definitely)' "$ERR"; then
+        fail "no sanitizer/valgrind report from: $_LAST_CMD"
+        grep -E '==[0-9]+==|runtime error' "$ERR" | head -n 20 | diag_lines
+    fi
 }
 
 # The module's own log lines of the last run (message part only).

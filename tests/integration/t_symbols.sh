@@ -11,7 +11,7 @@ is "$exported" "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_chauthtok pam_sm_set
 others=$(nm -D --defined-only "$MODULE" | awk 'NF == 3 && $3 !~ /^pam_sm_/ { print $3 }')
 is "$others" "" "no other defined dynamic symbol"
 
-dl=$(python3 - "$MODULE" <<'EOF' 2>&1
+dl=$(env ${SAN_PRELOAD:+LD_PRELOAD=$SAN_PRELOAD ASAN_OPTIONS=detect_leaks=0} python3 - "$MODULE" <<'EOF' 2>&1
 import ctypes, os, sys
 lib = ctypes.CDLL(sys.argv[1], mode=os.RTLD_NOW | os.RTLD_LOCAL)
 want = ["pam_sm_authenticate", "pam_sm_setcred", "pam_sm_acct_mgmt", "pam_sm_chauthtok"]
