@@ -114,6 +114,9 @@ static int fail(struct parser *p, const char *key, const char *fmt, ...)
         snprintf(p->err, p->errlen, "%s:%u: %s: %s", p->where, p->line, key, msg);
     else
         snprintf(p->err, p->errlen, "%s: %s: %s", p->where, key, msg);
+    for (char *c = p->err; *c != '\0'; c++)
+        if ((unsigned char) *c < 0x20 || *c == 0x7f)
+            *c = '?';    /* the message goes to syslog: no control characters */
     return -1;
 }
 
@@ -460,11 +463,27 @@ static int parse_file(struct parser *p, const char *path)
     return rc;
 }
 
-/* Parse one url: only http(s), http only with allow_http, no credentials. */
+/* Replace *field by a copy of value; -1 when out of memory. */
+static int replace_string(char **field, const char *value)
+{
+    char *copy = strdup(value);
+
+    if (copy == NULL)
+        return -1;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+/*
+ * Parse one url: only http(s), http only with allow_http, no credentials.
+ * The url is replaced by libcurl's normalised form, so that what is checked
+ * here ("https://host/...") is the very text used for requests and logs.
+ */
 static int check_url(struct parser *p, struct hb_server *server)
 {
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *password = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *password = NULL, *url = NULL;
     int rc = 0;
 
     if (u == NULL)
@@ -481,6 +500,9 @@ static int check_url(struct parser *p, struct hb_server *server)
     else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK
              || curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
         rc = fail(p, "url", "must not contain credentials");
+    else if (curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK || strlen(url) > MAX_VALUE_LEN
+             || replace_string(&server->url, url) != 0)
+        rc = fail(p, "url", "\"%s\" cannot be normalised", server->url);
     else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
         snprintf(server->host, sizeof(server->host), "%s:%s", host, port);
     else
@@ -488,6 +510,7 @@ static int check_url(struct parser *p, struct hb_server *server)
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
+    curl_free(url);
     curl_free(user);
     curl_free(password);
     curl_url_cleanup(u);

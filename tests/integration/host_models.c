@@ -20,6 +20,7 @@
  */
 #include <dirent.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,7 @@ static int conversation(int n, const struct pam_message **msg, struct pam_respon
 /* One whole PAM transaction; returns pam_authenticate's result. */
 static int login(const char *service, const char *user, const char *password)
 {
-    struct pam_conv conv = {conversation, (void *) password};
+    struct pam_conv conv = {conversation, (void *) (uintptr_t) password};
     pam_handle_t *pamh = NULL;
     int rc = pam_start(service, user, &conv, &pamh);
 

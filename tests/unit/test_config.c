@@ -119,6 +119,41 @@ static void test_every_key(void **state)
     hb_config_free(&cfg);
 }
 
+/* What is checked is what is used: libcurl's normalised URL. */
+static void test_url_normalised(void **state)
+{
+    static const char *const cases[][2] = {
+        {"url=HTTPS://CLOUD.EXAMPLE.ORG/dav/", "https://CLOUD.EXAMPLE.ORG/dav/"},
+        {"url=https:/cloud.example.org/dav/", "https://cloud.example.org/dav/"},
+        {"url=https://cloud.example.org", "https://cloud.example.org/"},
+    };
+
+    (void) state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct hb_config cfg;
+        char err[HB_ERROR_LEN];
+        const char *argv[] = {cases[i][0], NULL};
+
+        if (load(&cfg, err, argv) == 0)
+            assert_string_equal(cfg.servers[0].url, cases[i][1]);
+        else
+            assert_non_null(strstr(err, "url:"));
+        hb_config_free(&cfg);
+    }
+}
+
+static void test_error_has_no_control_characters(void **state)
+{
+    struct hb_config cfg;
+    char err[HB_ERROR_LEN];
+    const char *argv[] = {URL, "\x1b[2Jfake=1", NULL};
+
+    (void) state;
+    assert_int_equal(load(&cfg, err, argv), -1);
+    assert_string_equal(err, "argument: ?[2Jfake: unknown key");
+    hb_config_free(&cfg);
+}
+
 static void test_flag_values(void **state)
 {
     static const char *const values[][2] = {
@@ -384,6 +419,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_url_normalised),
+        cmocka_unit_test(test_error_has_no_control_characters),
         cmocka_unit_test(test_flag_values),
         cmocka_unit_test(test_forward_header_none),
         cmocka_unit_test(test_argument_errors),
