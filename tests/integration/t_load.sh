@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Load (not timing-asserted): LOAD_PROCS processes (default 8) × LOAD_LOGINS
+# logins (default 2,000) each, right and wrong passwords alternating, all at
+# once against the real server: every result right, no crash.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+need_module
+HOST_MODELS=$top_builddir/tests/integration/host_models
+[ -x "$HOST_MODELS" ] || bail_out "host_models not built"
+PROCS=${LOAD_PROCS:-8}
+LOGINS=${LOAD_LOGINS:-2000}
+start_webdav
+write_service load "url=$WD_URL" "cafile=$WD_CA"
+
+log_mark
+t0=$(now_ms)
+pids=()
+for i in $(seq 1 "$PROCS"); do
+    _pwrap_env PAM_WRAPPER_DEBUGLEVEL=0 timeout -k 5 600 "$HOST_MODELS" threads 1 "$LOGINS" load alice \
+        'Alice-App-Pass-1' "wrong-$i" >"$TEST_TMP/load-$i.out" 2>"$TEST_TMP/load-$i.err" &
+    pids+=($!)
+done
+crashes=0
+for pid in "${pids[@]}"; do
+    wait "$pid" || crashes=$((crashes + 1))
+done
+took=$(($(now_ms) - t0))
+wrong=$(cat "$TEST_TMP"/load-*.out | sed -n 's/.*wrong=\([0-9]*\)$/\1/p' | awk '{s += $1} END {print s + 0}')
+done_count=$(cat "$TEST_TMP"/load-*.out | sed -n 's/^logins=\([0-9]*\) .*/\1/p' | awk '{s += $1} END {print s + 0}')
+is "$crashes" 0 "$PROCS processes × $LOGINS logins: no process crashed or hung"
+is "$done_count" "$((PROCS * LOGINS))" "every login ran"
+is "$wrong" 0 "no wrong result (right passwords accepted, wrong ones refused)"
+is "$(log_count_new)" "$((PROCS * LOGINS))" "the server saw exactly one request per login"
+diag "$((PROCS * LOGINS)) logins in $took ms ($((PROCS * LOGINS * 1000 / (took + 1))) logins/s, 2 cores, server on the same machine)"
+done_testing
