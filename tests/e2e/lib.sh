@@ -1,0 +1,357 @@
+# tests/e2e/lib.sh - helpers for the end-to-end tests (bash): TAP output and
+# the private servers (slapd, the WebDAV server, Dovecot) of one test run.
+#
+#   . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
+#
+# Environment (set by the Makefile; defaults work for an in-tree build):
+#   top_srcdir, top_builddir, MODULE (absolute path of pam_httpbasic.so)
+#   KEEP_TMP=1   keep the temporary directory (it is also kept, and named,
+#                when a test failed)
+#
+# Everything lives in one temporary directory ($T), every server listens on
+# loopback only, on free high ports, and the EXIT trap stops exactly the
+# processes this script started (by the pids they wrote) and removes the
+# /etc/pam.d service file it wrote.
+
+set -u
+
+if [ -z "${top_srcdir:-}" ]; then
+    top_srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+fi
+: "${top_builddir:=$top_srcdir}"
+: "${MODULE:=$top_builddir/.libs/pam_httpbasic.so}"
+E2E=$top_srcdir/tests/e2e
+WEBDAV_SH=$top_srcdir/tests/server/webdav.sh
+FAULT_PY=$top_srcdir/tests/server/fault_server.py
+# Debian's python3; a pyenv or venv interpreter earlier in PATH works too.
+PYTHON=${PYTHON:-python3}
+
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy no_proxy NO_PROXY
+
+# ---------------------------------------------------------------- TAP ---
+_T_N=0
+_T_PASS=0
+_T_FAIL=0
+_T_PLANNED=0
+
+pass() { _T_N=$((_T_N + 1)); _T_PASS=$((_T_PASS + 1)); echo "ok $_T_N - $*"; }
+fail() { _T_N=$((_T_N + 1)); _T_FAIL=$((_T_FAIL + 1)); echo "not ok $_T_N - $*"; }
+skip() { _T_N=$((_T_N + 1)); _T_PASS=$((_T_PASS + 1)); echo "ok $_T_N - $1 # SKIP ${2:-}"; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+diag_file() { # FILE [LINES]: the last lines of a file as diagnostics
+    [ -f "$1" ] || return 0
+    echo "# --- last lines of $1:"
+    tail -n "${2:-15}" "$1" | sed 's/^/#   /'
+}
+
+# is GOT WANT DESC
+is() {
+    if [ "$1" = "$2" ]; then
+        pass "$3"
+    else
+        fail "$3"; diag "got:  '$1'" "want: '$2'"; return 1
+    fi
+}
+
+# has TEXT STRING DESC: TEXT contains the fixed STRING
+has() {
+    case $1 in
+        *"$2"*) pass "$3" ;;
+        *) fail "$3"; diag "'$2' not found in:"; printf '%s\n' "$1" | tail -n 12 | sed 's/^/#   /'; return 1 ;;
+    esac
+}
+
+# like TEXT ERE DESC / unlike TEXT ERE DESC
+like() {
+    if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+        pass "$3"
+    else
+        fail "$3"; diag "no line matches /$2/ in:"; printf '%s\n' "$1" | tail -n 12 | sed 's/^/#   /'; return 1
+    fi
+}
+unlike() {
+    if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+        fail "$3"; diag "unexpected /$2/ in:"; printf '%s\n' "$1" | grep -E -- "$2" | head -n 5 | sed 's/^/#   /'; return 1
+    else
+        pass "$3"
+    fi
+}
+
+# ok COND DESC (COND is evaluated)
+ok() {
+    if eval "$1"; then pass "$2"; else fail "$2"; diag "condition: $1"; return 1; fi
+}
+
+skip_all() { echo "1..0 # SKIP $*"; _T_PLANNED=1; exit 0; }
+bail_out() { echo "Bail out! $*"; _T_PLANNED=1; exit 99; }
+
+done_testing() {
+    echo "1..$_T_N"
+    echo "# $_T_PASS passed, $_T_FAIL failed"
+    _T_PLANNED=1
+    [ "$_T_FAIL" = 0 ]
+}
+
+# now_ms: wall clock in milliseconds
+now_ms() { date +%s%3N; }
+
+# ------------------------------------------------------------ temp dir ---
+T=
+_PIDS=()          # pids of helper processes we started directly
+_PAM_SERVICE=     # /etc/pam.d file we wrote
+_SLAPD_PIDFILE=
+_DOVECOT_PIDFILE=
+_WD=
+
+make_tmp() {
+    T=$(mktemp -d "${TMPDIR:-/tmp}/pamhb-e2e.XXXXXX") || bail_out "mktemp failed"
+    # Dovecot's login and mail processes (dovenull, the LDAP uids) and
+    # Apache (nobody) must be able to traverse it.
+    chmod 0755 "$T"
+}
+
+_stop_pidfile() { # PIDFILE NAME: TERM the pid in PIDFILE, wait, KILL if needed
+    local pf=$1 pid i
+    [ -n "$pf" ] && [ -s "$pf" ] || return 0
+    pid=$(cat "$pf" 2>/dev/null)
+    case $pid in ''|*[!0-9]*) return 0 ;; esac
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.05
+    done
+    echo "# $2 ($pid) did not stop, killing it" >&2
+    kill -KILL "$pid" 2>/dev/null
+}
+
+_cleanup() {
+    local rc=$? pid
+    stop_dovecot
+    _stop_pidfile "$_SLAPD_PIDFILE" slapd
+    for pid in "${_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    if [ -n "$_WD" ]; then
+        bash "$WEBDAV_SH" stop "$_WD" >/dev/null 2>&1
+    fi
+    if [ -n "$_PAM_SERVICE" ]; then
+        rm -f "/etc/pam.d/$_PAM_SERVICE"
+    fi
+    if [ "$_T_PLANNED" = 0 ] && [ -n "$T" ]; then
+        echo "Bail out! the test script stopped early (exit $rc)"
+    fi
+    if [ -n "$T" ]; then
+        if [ "${KEEP_TMP:-0}" = 1 ] || [ "$_T_FAIL" != 0 ] || [ "$_T_PLANNED" = 0 ]; then
+            echo "# kept $T" >&2
+        else
+            rm -rf "$T"
+        fi
+    fi
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# free_port ADDR: a free TCP port on ADDR (empty when ADDR cannot be bound)
+free_port() {
+    "$PYTHON" - "$1" <<'EOF' 2>/dev/null
+import socket, sys
+addr = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+s.bind((addr, 0))
+print(s.getsockname()[1])
+EOF
+}
+
+# free_port_both: a port free on 127.0.0.1 and on ::1 at the same time
+free_port_both() {
+    "$PYTHON" - <<'EOF' 2>/dev/null
+import socket
+for _ in range(50):
+    a = socket.socket(socket.AF_INET)
+    a.bind(("127.0.0.1", 0))
+    port = a.getsockname()[1]
+    try:
+        b = socket.socket(socket.AF_INET6)
+        b.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        b.bind(("::1", port))
+    except OSError:
+        continue
+    print(port)
+    break
+EOF
+}
+
+have_ipv6_loopback() {
+    "$PYTHON" -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null
+}
+
+# wait_port ADDR PORT [TRIES]: until a TCP connect succeeds (0.1 s steps)
+wait_port() {
+    local i
+    for i in $(seq 1 "${3:-100}"); do
+        "$PYTHON" - "$1" "$2" <<'EOF' 2>/dev/null && return 0
+import socket, sys
+socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()
+EOF
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------- slapd ---
+# start_slapd: a private slapd (mdb) on ldap://127.0.0.1:$LDAP_PORT with
+# the accounts of tests/e2e/users.ldif (paths templated into $T).
+# Sets LDAP_PORT, LDAP_URI, LDAP_BASE, LDAP_BIND_DN, LDAP_BIND_PW.
+start_slapd() {
+    local d=$T/ldap
+    mkdir -p "$d/db"
+    LDAP_BASE="dc=example,dc=org"
+    LDAP_BIND_DN="cn=dovecot,dc=example,dc=org"
+    LDAP_BIND_PW="dovecot-e2e-ldap"
+    _SLAPD_PIDFILE=$d/slapd.pid
+    cat >"$d/slapd.conf" <<EOF
+# Generated by tests/e2e/lib.sh
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/nis.schema
+include /etc/ldap/schema/inetorgperson.schema
+pidfile $d/slapd.pid
+argsfile $d/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+database mdb
+suffix "$LDAP_BASE"
+rootdn "cn=admin,$LDAP_BASE"
+rootpw admin-e2e-unused
+directory $d/db
+maxsize 16777216
+index objectClass,uid,mail eq
+access to attrs=userPassword
+    by anonymous auth
+    by * none
+access to *
+    by dn.exact="$LDAP_BIND_DN" read
+    by * none
+EOF
+    sed -e "s|@HOMES@|$T/home|g" -e "s|@BINDPW@|$LDAP_BIND_PW|g" "$E2E/users.ldif" >"$d/users.ldif"
+    slapadd -q -f "$d/slapd.conf" -l "$d/users.ldif" >"$d/slapadd.log" 2>&1 ||
+        { cat "$d/slapadd.log" >&2; bail_out "slapadd failed"; }
+    local attempt
+    for attempt in 1 2 3; do
+        LDAP_PORT=$(free_port 127.0.0.1)
+        LDAP_URI="ldap://127.0.0.1:$LDAP_PORT"
+        # slapd detaches; it writes its pid to $d/slapd.pid.
+        slapd -f "$d/slapd.conf" -h "$LDAP_URI/" >"$d/slapd.log" 2>&1
+        if wait_port 127.0.0.1 "$LDAP_PORT" 50; then
+            return 0
+        fi
+        _stop_pidfile "$_SLAPD_PIDFILE" slapd
+    done
+    cat "$d/slapd.log" >&2
+    bail_out "slapd did not start"
+}
+
+# ----------------------------------------------------------- the WebDAV ---
+# start_webdav: tests/server/webdav.sh in $T/webdav.  Sets WD_PORT, WD_URL
+# (the /remote.php/dav/ URL), WD_BASE (https://127.0.0.1:PORT), WD_CA,
+# WD_LOG (access log).
+start_webdav() {
+    _WD=$T/webdav
+    bash "$WEBDAV_SH" start "$_WD" >"$T/webdav-start.log" 2>&1 ||
+        { cat "$T/webdav-start.log" >&2; bail_out "the WebDAV server did not start"; }
+    WD_PORT=$(cat "$_WD/port")
+    WD_BASE="https://127.0.0.1:$WD_PORT"
+    WD_URL="$WD_BASE/remote.php/dav/"
+    WD_CA=$_WD/ca.pem
+    WD_LOG=$_WD/access.log
+}
+stop_webdav() { bash "$WEBDAV_SH" stop "$_WD" >/dev/null 2>&1; }
+
+# start_fault MODE: tests/server/fault_server.py over TLS with the WebDAV
+# server's certificate (so the same cafile applies).  Sets FAULT_PORT.
+start_fault() {
+    local d=$T/fault-$1 i
+    mkdir -p "$d"
+    "$PYTHON" "$FAULT_PY" --mode "$1" --port-file "$d/port" --pid-file "$d/pid" \
+        --tls "$_WD/server.pem" "$_WD/server.key" --log "$d/requests.log" --lifetime 300 \
+        >"$d/out.log" 2>&1 &
+    _PIDS+=($!)
+    for i in $(seq 1 100); do
+        [ -s "$d/port" ] && break
+        sleep 0.05
+    done
+    FAULT_PORT=$(cat "$d/port" 2>/dev/null)
+    [ -n "$FAULT_PORT" ] || bail_out "fault_server.py --mode $1 did not start"
+}
+
+# -------------------------------------------------------------- Dovecot ---
+DOVECOT_LOG=
+DOVECOT_CONF=
+
+stop_dovecot() {
+    _stop_pidfile "$_DOVECOT_PIDFILE" dovecot
+}
+
+# dovecot_pid: the master's pid
+dovecot_pid() { cat "$_DOVECOT_PIDFILE" 2>/dev/null; }
+
+# start_dovecot CONF LOG BASE_DIR IMAP_PORT: start "dovecot -c CONF" and wait
+# until imap answers on 127.0.0.1:IMAP_PORT.
+start_dovecot() {
+    DOVECOT_CONF=$1
+    DOVECOT_LOG=$2
+    _DOVECOT_PIDFILE=$3/master.pid
+    dovecot -c "$DOVECOT_CONF" >"$T/dovecot-start.log" 2>&1 ||
+        { cat "$T/dovecot-start.log" >&2; diag_file "$DOVECOT_LOG"; bail_out "dovecot did not start"; }
+    wait_port 127.0.0.1 "$4" 100 || { diag_file "$DOVECOT_LOG"; bail_out "dovecot does not listen on $4"; }
+}
+
+# reload_dovecot: SIGHUP the master and wait until the old auth process
+# has exited (the next login starts one with the new config).
+reload_dovecot() {
+    local before pid i gone
+    before=$(auth_pids)
+    kill -HUP "$(dovecot_pid)" || return 1
+    for i in $(seq 1 100); do
+        sleep 0.05
+        gone=1
+        for pid in $before; do
+            [ -d "/proc/$pid" ] && gone=0
+        done
+        [ $gone = 1 ] && return 0
+    done
+    return 1
+}
+
+# children_of PID: the direct children of PID
+children_of() {
+    local pid=$1 p
+    for p in /proc/[0-9]*; do
+        [ "$(awk '{print $4}' "$p/stat" 2>/dev/null)" = "$pid" ] && echo "${p#/proc/}"
+    done
+}
+
+# auth_pids / auth_worker_pids: Dovecot's auth master process(es) and its
+# auth-worker processes (children of our master, by executable name).
+_dovecot_children_named() {
+    local pid cmd
+    for pid in $(children_of "$(dovecot_pid)"); do
+        cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+        case $cmd in "$1") echo "$pid" ;; esac
+    done
+}
+# (the title is "dovecot/auth", or "dovecot-INSTANCE/auth" with instance_name)
+auth_pids() { _dovecot_children_named "dovecot*/auth " | sort -n | tr '\n' ' '; }
+auth_worker_pids() { _dovecot_children_named "dovecot*/auth -w " | sort -n | tr '\n' ' '; }
+
+# log_mark FILE / log_new FILE: lines appended to FILE since the mark
+declare -A _MARK
+log_mark() { _MARK[$1]=$(wc -c <"$1" 2>/dev/null || echo 0); }
+log_new() { tail -c "+$(( ${_MARK[$1]:-0} + 1 ))" "$1" 2>/dev/null; }
+
+# ------------------------------------------------------------------ IMAP ---
+# imap ARGS...: tests/e2e/imap_client.py; prints its one-line JSON result.
+imap() { "$PYTHON" "$E2E/imap_client.py" "$@"; }
+
+# json FIELD < JSON: one field of imap_client.py's result
+json() { "$PYTHON" -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"; }

@@ -1,0 +1,474 @@
+#!/bin/bash
+# tests/e2e/t_dovecot.sh - pam_httpbasic inside a real Dovecot, end to end:
+#
+#   IMAP client (imaplib, curl) -> Dovecot 2.3 imap-login -> auth -> auth-worker
+#   -> passdb pam -> /etc/pam.d/<test service> -> pam_httpbasic.so ($MODULE)
+#   -> HTTPS PROPFIND -> Apache WebDAV (tests/server/webdav.sh)
+#   and userdb ldap -> a private slapd.
+#
+# Dovecot runs from its own config (dovecot -c) with its own base_dir and
+# state_dir, on free loopback ports.  Its authentication part is the files
+# users copy: conf/dovecot-2.3/conf.d/auth-nextcloud.conf.ext,
+# conf/dovecot-2.3/dovecot-ldap-userdb.conf.ext, conf/pam.d/dovecot-nextcloud
+# and conf/pam_httpbasic.conf, templated only for paths, ports, the PAM
+# service name and the test timeouts (see setup below).
+#
+# PAM: Dovecot's auth-worker calls the real Linux-PAM, which reads
+# /etc/pam.d only, so this test writes /etc/pam.d/pamhb-e2e-<pid> and
+# removes it on exit: the real Linux-PAM path, as in production (pam_wrapper
+# is not used; see tests/e2e/README).  Needs root.
+#
+# Numbered comments refer to the points of issue 3.
+
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
+
+# ------------------------------------------------------- prerequisites ---
+[ "$(id -u)" = 0 ] || skip_all "needs root (Dovecot, slapd and /etc/pam.d)"
+for cmd in dovecot doveadm doveconf slapd slapadd curl apache2 htpasswd; do
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] ||
+        skip_all "$cmd not installed (dovecot-imapd, dovecot-ldap, slapd, apache2, curl)"
+done
+[ -f /usr/lib/dovecot/modules/auth/libauthdb_ldap.so ] || skip_all "dovecot-ldap not installed"
+[ -f /usr/lib/ldap/back_mdb.so ] || skip_all "slapd's back_mdb not found"
+"$PYTHON" -c 'import imaplib' 2>/dev/null || skip_all "python3 not usable"
+[ -f "$MODULE" ] || bail_out "module not built: $MODULE"
+[ -d /etc/pam.d ] && [ -w /etc/pam.d ] || skip_all "/etc/pam.d not writable"
+
+SUITE_START=$(now_ms)
+make_tmp
+
+# Test timeouts (the shipped defaults are 30 s / 5 s) and Dovecot's delay
+# before it answers a failed login (default 2 s; whole seconds only).
+TIMEOUT_MS=3000
+CONNECT_TIMEOUT_MS=1000
+FAILURE_DELAY_S=1
+
+ALICE_PW='Alice-App-Pass-1'
+BOB_PW='pass word:with:colons'
+FAILED='NO [AUTHENTICATIONFAILED] Authentication failed.'
+
+# ---------------------------------------------------------------- setup ---
+start_slapd
+start_webdav
+
+mkdir -p "$T/home"
+for u in alice:20001 bob:20002; do
+    mkdir -p "$T/home/${u%%:*}"
+    chown "${u#*:}:${u#*:}" "$T/home/${u%%:*}"
+    chmod 0700 "$T/home/${u%%:*}"
+done
+
+# The module config file: conf/pam_httpbasic.conf with the test server's
+# URL, CA and short timeouts, plus any extra lines given.
+module_conf() { # URL [EXTRA-LINE...]
+    local url=$1 f=$T/pam_httpbasic.conf
+    shift
+    sed -e "s|^url = .*|url = $url|" \
+        -e "s|^timeout = .*|timeout = $TIMEOUT_MS|" \
+        -e "s|^connect_timeout = .*|connect_timeout = $CONNECT_TIMEOUT_MS|" \
+        -e "s|^#cafile = .*|cafile = $WD_CA|" \
+        "$top_srcdir/conf/pam_httpbasic.conf" >"$f.new"
+    printf '%s\n' "$@" >>"$f.new"
+    chmod 0600 "$f.new"
+    mv -f "$f.new" "$f"
+}
+module_conf "$WD_URL"
+grep -q "^url = $WD_URL\$" "$T/pam_httpbasic.conf" && grep -q "^cafile = $WD_CA\$" "$T/pam_httpbasic.conf" &&
+    grep -q "^timeout = $TIMEOUT_MS\$" "$T/pam_httpbasic.conf" ||
+    bail_out "conf/pam_httpbasic.conf no longer has the lines this test templates (url, timeout, #cafile)"
+
+# The PAM service: conf/pam.d/dovecot-nextcloud with the built module and
+# the test's config file.
+PAM_SERVICE=pamhb-e2e-$$
+_PAM_SERVICE=$PAM_SERVICE
+sed -e "s|pam_httpbasic\.so|$MODULE|g" \
+    -e "s|config=/etc/security/pam_httpbasic\.conf|config=$T/pam_httpbasic.conf|g" \
+    "$top_srcdir/conf/pam.d/dovecot-nextcloud" >"/etc/pam.d/$PAM_SERVICE"
+grep -q "^auth .*$MODULE config=$T/pam_httpbasic.conf" "/etc/pam.d/$PAM_SERVICE" &&
+    grep -q "^account .*$MODULE" "/etc/pam.d/$PAM_SERVICE" ||
+    bail_out "conf/pam.d/dovecot-nextcloud no longer has the auth/account lines this test templates"
+
+# Dovecot: the test's own base settings + the shipped auth files.
+D=$T/dovecot
+mkdir -p "$D/run" "$D/state" "$D/conf.d"
+sed -e "s|args = /etc/dovecot/dovecot-ldap-userdb.conf.ext|args = $D/dovecot-ldap-userdb.conf.ext|" \
+    -e "s|^\(  args = .*\) dovecot-nextcloud\$|\1 $PAM_SERVICE|" \
+    "$top_srcdir/conf/dovecot-2.3/conf.d/auth-nextcloud.conf.ext" >"$D/conf.d/auth-nextcloud.conf.ext"
+sed -e "s|^uris = .*|uris = $LDAP_URI|" -e "s|^dnpass = .*|dnpass = $LDAP_BIND_PW|" \
+    "$top_srcdir/conf/dovecot-2.3/dovecot-ldap-userdb.conf.ext" >"$D/dovecot-ldap-userdb.conf.ext"
+chmod 0600 "$D/dovecot-ldap-userdb.conf.ext"
+grep -q "args = $D/dovecot-ldap-userdb.conf.ext" "$D/conf.d/auth-nextcloud.conf.ext" &&
+    grep -Eq "^  args = .*max_requests=100 .* $PAM_SERVICE\$" "$D/conf.d/auth-nextcloud.conf.ext" &&
+    grep -q "^uris = $LDAP_URI\$" "$D/dovecot-ldap-userdb.conf.ext" ||
+    bail_out "conf/dovecot-2.3 files no longer have the lines this test templates"
+MAX_REQUESTS=100   # from auth-nextcloud.conf.ext, checked just above
+
+IMAP_PORT=
+LISTEN=127.0.0.1
+if have_ipv6_loopback; then
+    IMAP_PORT=$(free_port_both)
+    [ -n "$IMAP_PORT" ] && LISTEN="127.0.0.1, ::1"
+fi
+[ -n "$IMAP_PORT" ] || IMAP_PORT=$(free_port 127.0.0.1)
+
+: >"$D/extra.conf"
+cat >"$D/dovecot.conf" <<EOF
+# Generated by tests/e2e/t_dovecot.sh: a private Dovecot for one test run.
+base_dir = $D/run
+state_dir = $D/state
+instance_name = pamhb-e2e-$$
+log_path = $D/dovecot.log
+protocols = imap
+listen = $LISTEN
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = $FAILURE_DELAY_S secs
+# Shows "username changed" when a passdb or userdb changes the user name.
+auth_debug = yes
+auth_cache_size = 0
+mail_location = maildir:~/Maildir
+first_valid_uid = 20000
+login_trusted_networks =
+service imap-login {
+  inet_listener imap {
+    port = $IMAP_PORT
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service anvil {
+  # no "doveadm who" needed; keeps the process list small
+  process_min_avail = 0
+}
+
+# The shipped authentication part (conf/dovecot-2.3/conf.d/auth-nextcloud.conf.ext,
+# templated for paths and the PAM service name).
+!include $D/conf.d/auth-nextcloud.conf.ext
+
+# Settings a test turns on later (auth cache), then "reload".
+!include_try $D/extra.conf
+EOF
+
+doveconf -n -c "$D/dovecot.conf" >"$D/doveconf-n.txt" 2>&1 ||
+    { cat "$D/doveconf-n.txt" >&2; bail_out "doveconf rejects the test config"; }
+start_dovecot "$D/dovecot.conf" "$D/dovecot.log" "$D/run" "$IMAP_PORT"
+diag "slapd $LDAP_URI, WebDAV $WD_URL, Dovecot imap://$IMAP_PORT on $LISTEN, PAM service $PAM_SERVICE"
+
+# --------------------------------------------------------------- helpers ---
+# Dovecot delays logins from an address with recent failures (its "auth
+# penalty", up to 15 s, kept by anvil per client IP).  So that one test's
+# failures do not slow down the next, every login comes from its own
+# loopback address (127.0.100.N) unless a test chooses one.
+SRC_N=0
+next_src() { SRC_N=$((SRC_N + 1)); SRC=127.0.100.$SRC_N; }
+
+# login ARGS...: one imaplib login; sets R (JSON), OK, RESP (the tagged
+# answer, or what the server sent instead), MS, SRC
+login() {
+    local src=()
+    case " $* " in
+        *" --source "*|*" --host "*) SRC= ;;
+        *) next_src; src=(--source "$SRC") ;;
+    esac
+    R=$(imap login --port "$IMAP_PORT" "${src[@]}" "$@")
+    OK=$(printf '%s' "$R" | json ok)
+    RESP=$(printf '%s' "$R" | json response)
+    MS=$(printf '%s' "$R" | json ms)
+}
+
+# curl_imap USER PASSWORD [curl options...]: LIST through curl (from its own
+# address unless --interface is given); sets CRC, COUT (stdout), CERR (the
+# protocol trace: "> " sent, "< " received, credentials redacted)
+CURL_N=0
+curl_imap() {
+    local user=$1 pw=$2 src=()
+    shift 2
+    CURL_N=$((CURL_N + 1))
+    case " $* " in
+        *" --interface "*) ;;
+        *) next_src; src=(--interface "$SRC") ;;
+    esac
+    curl -sS -v --max-time 30 -u "$user:$pw" "${src[@]}" "$@" "imap://127.0.0.1:$IMAP_PORT/" \
+        >"$T/curl-$CURL_N.out" 2>"$T/curl-$CURL_N.err"
+    CRC=$?
+    COUT=$(cat "$T/curl-$CURL_N.out")
+    CERR=$(grep -E '^[<>] ' "$T/curl-$CURL_N.err" |
+        sed -E 's/^(> A[0-9]+ (LOGIN|AUTHENTICATE PLAIN)) .*/\1 <credentials>/; s/^> [A-Za-z0-9+\/=]{8,}$/> <credentials>/')
+}
+
+# dlog: Dovecot log lines since the last dlog_mark
+dlog_mark() { log_mark "$D/dovecot.log"; }
+dlog() { log_new "$D/dovecot.log"; }
+wlog_mark() { log_mark "$WD_LOG"; }
+wlog() { log_new "$WD_LOG"; }
+
+owner_of() { stat -c '%u:%g' "$1" 2>/dev/null; }
+
+# ------------------------------------------------------------- sanity ---
+R=$(doveadm -c "$D/dovecot.conf" user alice 2>&1)
+like "$R" "^home[[:space:]]+$T/home/alice\$" "doveadm user alice: home from LDAP (userdb ldap works)"
+like "$R" "^uid[[:space:]]+20001\$" "doveadm user alice: uid from LDAP"
+
+# ---------------------------------- 1. right app password: LOGIN, PLAIN ---
+dlog_mark
+login --user alice --password "$ALICE_PW" --mailbox e2e-login
+is "$OK" True "1. imaplib LOGIN alice with her app password succeeds"
+like "$RESP" '^OK .*Logged in' "1. ... the server answers OK ... Logged in"
+ok "[ -d '$T/home/alice/Maildir/.e2e-login' ]" "1. ... the mailbox is created under alice's LDAP homeDirectory"
+is "$(owner_of "$T/home/alice/Maildir/.e2e-login")" "20001:20001" "1. ... owned by alice's LDAP uidNumber:gidNumber"
+has "$(dlog)" "imap-login: Info: Login: user=<alice>, method=PLAIN, rip=$SRC," "1. ... Dovecot logs the login"
+
+login --mech plain --user bob --password "$BOB_PW" --mailbox e2e-plain
+is "$OK" True "1. imaplib AUTHENTICATE PLAIN bob (password with spaces and colons) succeeds"
+is "$(owner_of "$T/home/bob/Maildir/.e2e-plain")" "20002:20002" "1. ... mailbox under bob's LDAP home, owned by his LDAP uid:gid"
+
+curl_imap alice "$ALICE_PW" --login-options 'AUTH=LOGIN'
+is "$CRC" 0 "1. curl imap:// with AUTHENTICATE LOGIN as alice succeeds"
+like "$COUT" 'e2e-login' "1. ... and LISTs the mailbox the imaplib session created"
+like "$CERR" '^> A[0-9]+ AUTHENTICATE LOGIN' "1. ... curl used AUTHENTICATE LOGIN"
+like "$CERR" '^< A[0-9]+ OK .*Logged in' "1. ... the server answered OK ... Logged in"
+curl_imap bob "$BOB_PW"
+is "$CRC" 0 "1. curl imap:// with AUTHENTICATE PLAIN as bob succeeds"
+like "$CERR" '^> A[0-9]+ AUTHENTICATE PLAIN' "1. ... curl used AUTHENTICATE PLAIN"
+like "$COUT" 'e2e-plain' "1. ... and LISTs bob's mailbox"
+
+# ----------------------------------------------------- 2. wrong password ---
+dlog_mark
+login --user alice --password 'Alice-App-Pass-2'
+is "$RESP" "$FAILED" "2. imaplib LOGIN with a wrong password: the client sees '$FAILED'"
+login --mech plain --user bob --password 'pass word'
+is "$RESP" "$FAILED" "2. imaplib AUTHENTICATE PLAIN with a wrong password: same answer"
+curl_imap alice wrong-password --login-options 'AUTH=LOGIN'
+is "$CRC" 67 "2. curl: login denied (exit 67)"
+has "$CERR" "< A002 $FAILED" "2. ... curl saw '$FAILED'"
+login --user mallory --password 'whatever'
+is "$RESP" "$FAILED" "2. unknown user: the same answer"
+L=$(dlog)
+like "$L" "pam\(alice,[^)]*\): pam_authenticate\(\) failed: Authentication failure \(Password mismatch\?\)" \
+    "2. Dovecot's log: wrong password = 'Authentication failure (Password mismatch?)'"
+unlike "$L" "cannot retrieve authentication info" "2. ... not 'cannot retrieve authentication info'"
+
+# ------------------------------------- 3. client address reaches WebDAV ---
+wlog_mark
+login --source 127.0.0.2 --user alice --password "$ALICE_PW"
+is "$OK" True "3. login from 127.0.0.2 succeeds"
+like "$(wlog)" 'method=PROPFIND .*status=207 user="alice" xff="127\.0\.0\.2"' \
+    "3. the WebDAV server got X-Forwarded-For: 127.0.0.2 for alice"
+wlog_mark
+curl_imap bob "$BOB_PW" --interface 127.0.0.3
+is "$CRC" 0 "3. curl login bound to 127.0.0.3 succeeds"
+like "$(wlog)" 'method=PROPFIND .*status=207 user="bob" xff="127\.0\.0\.3"' \
+    "3. the WebDAV server got X-Forwarded-For: 127.0.0.3 for bob"
+if [ "$LISTEN" != 127.0.0.1 ]; then
+    wlog_mark
+    login --host ::1 --user alice --password "$ALICE_PW"
+    is "$OK" True "3. login over IPv6 (::1) succeeds"
+    like "$(wlog)" 'method=PROPFIND .*status=207 user="alice" xff="::1"' \
+        "3. the WebDAV server got X-Forwarded-For: ::1"
+else
+    skip "3. login over IPv6 (::1)" "no IPv6 on loopback"
+    skip "3. X-Forwarded-For ::1" "no IPv6 on loopback"
+fi
+
+# The administrator's checks from conf/dovecot-2.3/README.md.
+wlog_mark
+R=$(doveadm -c "$D/dovecot.conf" auth test -x service=imap -x rip=127.0.0.9 alice "$ALICE_PW" 2>&1)
+like "$R" "auth succeeded" "doveadm auth test -x rip=127.0.0.9 alice: auth succeeded"
+like "$(wlog)" 'method=PROPFIND .*status=207 user="alice" xff="127\.0\.0\.9"' "... and the address given with -x rip is forwarded"
+R=$(doveadm -c "$D/dovecot.conf" auth test alice 'Alice-App-Pass-2' 2>&1)
+like "$R" "auth failed" "doveadm auth test with a wrong password: auth failed"
+R=$(doveadm -c "$D/dovecot.conf" auth login alice "$ALICE_PW" 2>&1)
+like "$R" "home=$T/home/alice" "doveadm auth login alice: passdb and userdb (home from LDAP)"
+
+# ----------------------------------------- 5. throttled (429), 503 ---
+dlog_mark
+module_conf "$WD_BASE/status/429/"
+login --user alice --password "$ALICE_PW"
+is "$RESP" "$FAILED" "5. WebDAV answers 429: the client sees '$FAILED'"
+like "$(dlog)" "pam\(alice,.*pam_authenticate\(\) failed: Have exhausted maximum number of retries for service" \
+    "5. ... Dovecot's log: 'Have exhausted maximum number of retries' (the module's PAM_MAXTRIES)"
+dlog_mark
+module_conf "$WD_BASE/status/503/"
+login --user alice --password "$ALICE_PW"
+is "$RESP" "$FAILED" "5. WebDAV answers 503 (maintenance): the client sees '$FAILED'"
+like "$(dlog)" "pam\(alice,.*pam_authenticate\(\) failed: Authentication service cannot retrieve authentication info" \
+    "5. ... Dovecot's log: 'cannot retrieve authentication info' (PAM_AUTHINFO_UNAVAIL)"
+module_conf "$WD_URL"
+
+# ------------------------------------------------ 7. user_strip_domain ---
+# alice@example.org is not a WebDAV user (see tests/server/webdav.sh), so
+# only the mapped name "alice" can succeed there.
+dlog_mark
+login --user alice@example.org --password "$ALICE_PW"
+is "$RESP" "$FAILED" "7. without user_strip_domain, alice@example.org is refused (Nextcloud knows only 'alice')"
+module_conf "$WD_URL" user_strip_domain
+dlog_mark
+wlog_mark
+login --user alice@example.org --password "$ALICE_PW" --mailbox e2e-strip
+is "$OK" True "7. with user_strip_domain, LOGIN alice@example.org succeeds"
+like "$(wlog)" 'method=PROPFIND .*status=207 user="alice" ' "7. ... the WebDAV request was made for 'alice'"
+L=$(dlog)
+has "$L" "imap-login: Info: Login: user=<alice@example.org>, method=PLAIN" \
+    "7. ... the passdb result keeps the login name: Dovecot read PAM_USER back as 'alice@example.org'"
+unlike "$L" "pam\(alice@example\.org.*username changed" "7. ... passdb pam did not change the user name"
+like "$L" "ldap\(alice@example\.org.*username changed alice@example\.org -> alice" \
+    "7. ... the LDAP userdb (found by mail) renames the session to its uid 'alice'"
+is "$(owner_of "$T/home/alice/Maildir/.e2e-strip")" "20001:20001" "7. ... the session got alice's LDAP home and uid:gid"
+like "$L" "imap\(alice\)<" "7. ... and Dovecot's imap process runs as user 'alice'"
+# Nextcloud accepts the mapped name, the LDAP userdb knows no such user:
+# Dovecot reports an internal error after the password check succeeded.
+dlog_mark
+login --user alice@evil.example --password "$ALICE_PW"
+# imap-login then answers "NO [UNAVAILABLE] Internal error occurred. ..." and
+# disconnects; sometimes the client only sees the connection close.
+like "$RESP" '^(NO \[UNAVAILABLE\] Internal error occurred\. Refer to server log for more information\.|<connection closed by the server>)$' \
+    "7. alice@evil.example with alice's app password is refused: not in the LDAP userdb"
+diag "alice@evil.example: the client saw: $RESP"
+like "$(dlog)" "ldap\(alice@evil\.example,.*user not found from userdb" "7. ... Dovecot's log: 'user not found from userdb'"
+module_conf "$WD_URL"
+
+# ---------------------------------------------- 6. 300 logins in a row ---
+printf 'alice\t%s\nbob\t%s\n' "$ALICE_PW" "$BOB_PW" >"$T/bulk-users.txt"
+wlog_mark
+B=$(imap bulk --port "$IMAP_PORT" --count 300 --master-pid "$(dovecot_pid)" \
+        --users "$T/bulk-users.txt" --wrong-every 50)
+printf '%s\n' "$B" >"$T/bulk.json"
+"$PYTHON" - "$T/bulk.json" "$MAX_REQUESTS" >"$T/bulk.txt" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+maxreq = int(sys.argv[2])
+per = {}
+for s in r["samples"]:
+    for pid, fds in s["workers"].items():
+        per.setdefault(pid, []).append(fds)
+long_lived = {p: v for p, v in per.items() if len(v) >= maxreq // 2}
+print("correct=%d" % r["correct"])
+print("ok=%d" % r["ok"])
+print("refused=%d" % r["refused"])
+print("seconds=%s" % r["seconds"])
+print("workers=%d" % len(per))
+print("long_lived=%d" % len(long_lived))
+# fd growth of a long-lived worker: its count at its last sample minus its
+# count at its second sample (the first login may open the connection pool).
+growth = max((v[-1] - v[1] for v in long_lived.values()), default=-999)
+print("fd_growth=%d" % growth)
+print("fd_counts=%s" % ";".join("%s:%s..%s(max %s, %d samples)" % (p, v[1], v[-1], max(v[1:]), len(v))
+                                for p, v in long_lived.items()))
+print("unexpected=%s" % json.dumps(r["unexpected"][:3]))
+ms = sorted(s["ms"] for s in r["samples"])
+print("p50_ms=%d p99_ms=%d" % (ms[len(ms) // 2], ms[int(len(ms) * 0.99)]))
+EOF
+val() { sed -n "s/^$1=//p" "$T/bulk.txt"; }
+is "$(val correct)" 300 "6. 300 logins in a row through one Dovecot: every answer right (every 50th has a wrong password)"
+is "$(val ok)/$(val refused)" "294/6" "6. ... 294 logins OK, 6 refused"
+ok "[ $(val workers) -ge $((300 / MAX_REQUESTS)) ]" \
+    "6. auth-worker restarted by max_requests=$MAX_REQUESTS: $(val workers) different worker processes served them"
+ok "[ $(val long_lived) -ge 2 ]" "6. ... at least 2 workers each served ~$MAX_REQUESTS logins"
+ok "[ $(val fd_growth) -le 0 ]" "6. no file-descriptor growth in a long-lived worker (/proc/PID/fd: $(val fd_counts))"
+W=$(wlog | grep -c 'method=PROPFIND')
+WNEW=$(wlog | grep 'method=PROPFIND' | grep -c ' keepalive=0 ')
+ok "[ $W -eq 300 ] && [ $WNEW -le $(( $(val workers) + 3 )) ]" \
+    "6. each auth-worker keeps its HTTPS connection: $WNEW new TLS connections for $W requests"
+diag "300 logins: $(val seconds) s, $(val p50_ms); unexpected: $(val unexpected)"
+
+# ---------------------------------------------------- 4. backend down ---
+# a) connection refused: a port nobody listens on.
+dead_port=$(free_port 127.0.0.1)
+module_conf "https://127.0.0.1:$dead_port/remote.php/dav/"
+dlog_mark
+login --user alice --password "$ALICE_PW"
+is "$RESP" "$FAILED" "4a. backend port closed: the client sees '$FAILED'"
+limit=$((CONNECT_TIMEOUT_MS + FAILURE_DELAY_S * 1000 + 2000))
+ok "[ '$MS' -le $limit ]" "4a. ... within connect_timeout + auth_failure_delay + 2 s slack ($MS ms <= $limit ms)"
+L=$(dlog)
+like "$L" "pam\(alice,.*pam_authenticate\(\) failed: Authentication service cannot retrieve authentication info" \
+    "4a. ... Dovecot's log: 'cannot retrieve authentication info' (the module's PAM_AUTHINFO_UNAVAIL)"
+unlike "$L" "pam\(alice,.*Password mismatch\?" "4a. ... and not 'Password mismatch?'"
+
+# b) the server accepts the connection and never answers.
+start_fault hang
+module_conf "https://127.0.0.1:$FAULT_PORT/remote.php/dav/"
+dlog_mark
+login --user bob --password "$BOB_PW"
+is "$RESP" "$FAILED" "4b. backend hangs: the client sees '$FAILED'"
+limit=$((TIMEOUT_MS + FAILURE_DELAY_S * 1000 + 2000))
+ok "[ '$MS' -ge $((TIMEOUT_MS - 100)) ] && [ '$MS' -le $limit ]" \
+    "4b. ... after the module's timeout, within timeout + auth_failure_delay + 2 s ($MS ms, timeout $TIMEOUT_MS ms)"
+like "$(dlog)" "pam\(bob,.*pam_authenticate\(\) failed: Authentication service cannot retrieve authentication info" \
+    "4b. ... Dovecot's log: 'cannot retrieve authentication info'"
+
+# c) Dovecot's auth cache: what an administrator can do about outages.
+#    First with Dovecot's default auth_cache_negative_ttl (1 hour), to show
+#    why the shipped recommendation sets it to 0.  A user has one app
+#    password per device; /open/ answers 207 to any password (two valid app
+#    passwords), /status/401/ refuses any password.
+printf 'auth_cache_size = 1M\nauth_cache_ttl = 1 hours\n' >"$D/extra.conf"
+ok "reload_dovecot" "4c. Dovecot reloaded with auth_cache_size = 1M (default auth_cache_negative_ttl)"
+wait_port 127.0.0.1 "$IMAP_PORT" 50
+module_conf "$WD_BASE/open/"
+login --user bob --password phone-app-password
+login --user bob --password laptop-app-password
+is "$OK" True "4c. bob logs in with two app passwords (phone, laptop)"
+module_conf "$WD_BASE/status/401/"
+login --user bob --password wrong-by-someone-else
+module_conf "$WD_BASE/open/"
+wlog_mark
+login --user bob --password phone-app-password
+is "$RESP" "$FAILED" "4c. default negative TTL: after one failed login, bob's other valid app password is refused"
+is "$(wlog | grep -c 'method=PROPFIND')" 0 "4c. ... from Dovecot's cache, without asking the server (the lock-out the shipped config avoids)"
+
+# d) The cache settings conf/dovecot-2.3 recommends (commented out there).
+grep '^#auth_cache_' "$top_srcdir/conf/dovecot-2.3/conf.d/auth-nextcloud.conf.ext" | sed 's/^#//' >"$D/extra.conf"
+grep -q '^auth_cache_negative_ttl = 0$' "$D/extra.conf" || bail_out "auth-nextcloud.conf.ext no longer recommends auth_cache_negative_ttl = 0"
+ok "reload_dovecot" "4d. Dovecot reloaded with the recommended cache settings: $(tr '\n' ' ' <"$D/extra.conf")"
+wait_port 127.0.0.1 "$IMAP_PORT" 50
+login --user bob --password phone-app-password
+login --user bob --password laptop-app-password
+module_conf "$WD_BASE/status/401/"
+login --user bob --password wrong-by-someone-else
+is "$RESP" "$FAILED" "4d. a wrong password is refused"
+module_conf "$WD_BASE/open/"
+# Dovecot's cache clock counts whole seconds: with auth_cache_negative_ttl
+# = 0 an entry counts as expired once it is a second old.
+sleep 1.1
+wlog_mark
+login --user bob --password phone-app-password
+is "$OK" True "4d. ... and bob's other app passwords still work (the server is asked again)"
+is "$(wlog | grep -c 'method=PROPFIND')" 1 "4d. ... one request to the server"
+
+module_conf "$WD_URL"
+login --user alice --password "$ALICE_PW"
+is "$OK" True "4d. alice logs in while the server is up (her login is now cached)"
+stop_webdav
+dlog_mark
+login --user alice --password "$ALICE_PW"
+is "$OK" True "4d. server stopped: alice still logs in, from Dovecot's auth cache"
+like "$(dlog)" "pam\(alice,.*cache hit" "4d. ... Dovecot's log says 'cache hit'"
+dlog_mark
+login --user bob --password "$BOB_PW"
+is "$RESP" "$FAILED" "4d. server stopped: bob (his password is not the cached one) sees '$FAILED'"
+limit=$((CONNECT_TIMEOUT_MS + FAILURE_DELAY_S * 1000 + 2000))
+ok "[ '$MS' -le $limit ]" "4d. ... within connect_timeout + auth_failure_delay + 2 s ($MS ms <= $limit ms)"
+like "$(dlog)" "pam\(bob,.*pam_authenticate\(\) failed: Authentication service cannot retrieve authentication info" \
+    "4d. ... Dovecot's log: 'cannot retrieve authentication info'"
+login --user alice --password 'Alice-App-Pass-2'
+is "$RESP" "$FAILED" "4d. server stopped: a wrong password for cached alice is still refused"
+start_webdav
+module_conf "$WD_URL"
+login --user bob --password "$BOB_PW"
+is "$OK" True "4d. server back: bob logs in at once (the outage failure was not cached)"
+login --user alice --password "$ALICE_PW"
+is "$OK" True "4d. server back: alice too"
+
+# ------------------------------------------------------------- summary ---
+if [ -n "${E2E_HOLD:-}" ]; then   # debugging: keep everything up a while
+    diag "holding $E2E_HOLD s: $T, imap port $IMAP_PORT, config $D/dovecot.conf"
+    sleep "$E2E_HOLD"
+fi
+stop_dovecot
+L=$(grep -E 'Fatal|Panic|segfault|killed with signal' "$D/dovecot.log")
+is "$L" "" "Dovecot logged no Fatal/Panic/crash during the run"
+diag "suite took $(( ($(now_ms) - SUITE_START) / 1000 )) s"
+done_testing
