@@ -165,7 +165,6 @@ static CURLcode set_request_options(CURL *h, const struct hb_config *cfg,
     SET(h, rc, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
     SET(h, rc, CURLOPT_USERNAME, cred->user);
     SET(h, rc, CURLOPT_PASSWORD, cred->password);
-    SET(h, rc, CURLOPT_MAXFILESIZE, (long) HB_BODY_LIMIT);
     if (rc == CURLE_OK)
         rc = set_tls_options(h, cfg);
     return rc;
@@ -318,7 +317,7 @@ static void classify(const struct hb_config *cfg, CURL *h, CURLcode rc,
         return;
     }
     attempt->verdict = HB_UNAVAILABLE;
-    if (sink->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+    if (sink->too_large)
         snprintf(attempt->error, sizeof(attempt->error), "answer larger than %d bytes", HB_BODY_LIMIT);
     else
         snprintf(attempt->error, sizeof(attempt->error), "%s",

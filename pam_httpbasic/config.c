@@ -543,8 +543,11 @@ static int check_complete(struct parser *p)
             return -1;
     if (check_proxy(p) != 0)
         return -1;
-    if (cfg->connect_timeout_ms > cfg->timeout_ms)
-        return fail(p, "connect_timeout", "must not exceed timeout (%ld ms)", cfg->timeout_ms);
+    if (cfg->connect_timeout_ms > cfg->timeout_ms) {
+        if (p->seen[find_option("connect_timeout") - options] != SOURCE_NONE)
+            return fail(p, "connect_timeout", "must not exceed timeout (%ld ms)", cfg->timeout_ms);
+        cfg->connect_timeout_ms = cfg->timeout_ms;   /* the default follows a short timeout */
+    }
     if ((cfg->client_cert == NULL) != (cfg->client_key == NULL))
         return fail(p, cfg->client_cert == NULL ? "client_cert" : "client_key",
                     "client_cert and client_key go together");

@@ -174,6 +174,19 @@ static void test_flag_values(void **state)
     }
 }
 
+static void test_short_timeout(void **state)
+{
+    struct hb_config cfg;
+    char err[HB_ERROR_LEN];
+    const char *argv[] = {URL, "timeout=2000", NULL};
+
+    (void) state;
+    assert_int_equal(load(&cfg, err, argv), 0);
+    assert_int_equal(cfg.timeout_ms, 2000);
+    assert_int_equal(cfg.connect_timeout_ms, 2000);   /* default 5000 follows */
+    hb_config_free(&cfg);
+}
+
 static void test_forward_header_none(void **state)
 {
     struct hb_config cfg;
@@ -422,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_url_normalised),
         cmocka_unit_test(test_error_has_no_control_characters),
         cmocka_unit_test(test_flag_values),
+        cmocka_unit_test(test_short_timeout),
         cmocka_unit_test(test_forward_header_none),
         cmocka_unit_test(test_argument_errors),
         cmocka_unit_test(test_several_urls),
