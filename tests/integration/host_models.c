@@ -37,6 +37,7 @@ struct job {
     const char *bad;
     int logins;
     int wrong;
+    int wrong_codes[32];   /* results that were wrong, by PAM code */
 };
 
 /* Answer every prompt with the password in appdata (as Dovecot does). */
@@ -76,8 +77,10 @@ static void *run_job(void *arg)
         int bad = i % 2;
         int rc = login(job->service, job->user, bad ? job->bad : job->good);
 
-        if (rc != (bad ? PAM_AUTH_ERR : PAM_SUCCESS))
+        if (rc != (bad ? PAM_AUTH_ERR : PAM_SUCCESS)) {
             job->wrong++;
+            job->wrong_codes[rc >= 0 && rc < 32 ? rc : 31]++;
+        }
     }
     return NULL;
 }
@@ -91,7 +94,7 @@ static int threads(int n, int m, char **argv)
     if (n < 1 || n > 64)
         return 2;
     for (int i = 0; i < n; i++) {
-        jobs[i] = (struct job) {argv[0], argv[1], argv[2], argv[3], m, 0};
+        jobs[i] = (struct job) {argv[0], argv[1], argv[2], argv[3], m, 0, {0}};
         pthread_create(&tid[i], NULL, run_job, &jobs[i]);
     }
     for (int i = 0; i < n; i++) {
@@ -99,6 +102,14 @@ static int threads(int n, int m, char **argv)
         wrong += jobs[i].wrong;
     }
     printf("logins=%d wrong=%d\n", n * m, wrong);
+    for (int code = 0; code < 32; code++) {
+        int count = 0;
+
+        for (int i = 0; i < n; i++)
+            count += jobs[i].wrong_codes[code];
+        if (count > 0)
+            printf("wrong result %s: %d\n", pam_strerror(NULL, code), count);
+    }
     return 0;
 }
 

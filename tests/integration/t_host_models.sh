@@ -45,7 +45,7 @@ log_mark
 run_models threads 8 100 dav alice "$GOOD" wrong-password
 is "$MODELS_OUT" "logins=800 wrong=0" "8 threads × 100 mixed logins: every result right"
 is "$(log_count_new)" 800 "8 threads: 800 requests, none lost or doubled"
-unlike "$(cat "$TEST_TMP/models.err")" "AddressSanitizer|runtime error|double free" "8 threads: no memory errors"
+ERR=$TEST_TMP/models.err _LAST_CMD="host_models threads" _san_check
 
 # A server that closes idle keep-alive connections after 100 ms: the next
 # login opens a fresh connection; each login is exactly one request.

@@ -28,7 +28,10 @@ wrong=$(cat "$TEST_TMP"/load-*.out | sed -n 's/.*wrong=\([0-9]*\)$/\1/p' | awk '
 done_count=$(cat "$TEST_TMP"/load-*.out | sed -n 's/^logins=\([0-9]*\) .*/\1/p' | awk '{s += $1} END {print s + 0}')
 is "$crashes" 0 "$PROCS processes × $LOGINS logins: no process crashed or hung"
 is "$done_count" "$((PROCS * LOGINS))" "every login ran"
-is "$wrong" 0 "no wrong result (right passwords accepted, wrong ones refused)"
+is "$wrong" 0 "no wrong result (right passwords accepted, wrong ones refused)" ||
+    { grep -h '^wrong result' "$TEST_TMP"/load-*.out | sort | uniq -c | diag_lines
+      grep -h 'SYSLOG' "$TEST_TMP"/load-*.err | sed 's/.*SYSLOG([0-9]*): //; s/user=[^ ]* //' | sort | uniq -c | sort -rn | head -n 10 | diag_lines; }
 is "$(log_count_new)" "$((PROCS * LOGINS))" "the server saw exactly one request per login"
 diag "$((PROCS * LOGINS)) logins in $took ms ($((PROCS * LOGINS * 1000 / (took + 1))) logins/s, 2 cores, server on the same machine)"
+for ERR in "$TEST_TMP"/*.err; do _LAST_CMD=$ERR _san_check; done
 done_testing
