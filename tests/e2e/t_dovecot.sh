@@ -202,7 +202,16 @@ curl_imap() {
 dlog_mark() { log_mark "$D/dovecot.log"; }
 dlog() { log_new "$D/dovecot.log"; }
 wlog_mark() { log_mark "$WD_LOG"; }
-wlog() { log_new "$WD_LOG"; }
+# Apache writes its access log line after sending the answer, so a login
+# can finish before its line is there: wait (up to 5 s) for a new request.
+wlog() {
+    local i
+    for i in $(seq 1 50); do
+        log_new "$WD_LOG" | grep -q 'method=PROPFIND' && break
+        sleep 0.1
+    done
+    log_new "$WD_LOG"
+}
 
 owner_of() { stat -c '%u:%g' "$1" 2>/dev/null; }
 
