@@ -16,7 +16,10 @@
  *       the result of the last login, e.g.
  *       "fd=5/5 rss_kb=9000/9004 max_ms=210 last=PAM_AUTHINFO_UNAVAIL results=1".
  *
- * Runs under pam_wrapper like pam_driver.  Exit 0 when it ran, 2 on usage.
+ * Runs under pam_wrapper like pam_driver, or, when HB_CONFDIR names a
+ * directory of service files, without it through pam_start_confdir()
+ * (pam_wrapper's per-process /tmp/pam.X directories collide when dozens of
+ * processes start at once).  Exit 0 when it ran, 2 on usage.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -58,8 +61,10 @@ static int conversation(int n, const struct pam_message **msg, struct pam_respon
 static int login(const char *service, const char *user, const char *password)
 {
     struct pam_conv conv = {conversation, (void *) (uintptr_t) password};
+    const char *confdir = getenv("HB_CONFDIR");
     pam_handle_t *pamh = NULL;
-    int rc = pam_start(service, user, &conv, &pamh);
+    int rc = confdir != NULL ? pam_start_confdir(service, user, &conv, confdir, &pamh)
+                             : pam_start(service, user, &conv, &pamh);
 
     if (rc == PAM_SUCCESS) {
         pam_set_item(pamh, PAM_RHOST, "192.0.2.10");
