@@ -264,11 +264,13 @@ _pwrap_env() {
 
 # pam_wrapper keeps each process's copy of the service files in /tmp/pam.X
 # (one character X) and removes directories it thinks stale: processes that
-# start at the same moment can collide, and then pam_start fails before any
-# module runs.  Such a run is the harness failing, not the module: it is
-# repeated once (and said so).
+# start at the same moment can collide, and then PAM fails before any
+# module runs.  Such a run is the harness failing, not the module: when PAM
+# reported it and the module wrote no line at all (so it never ran and sent
+# nothing), the run is repeated once, and said so.
 _pwrap_collided() {
-    grep -qE 'pwrap_init: Failed to create pam_wrapper config dir|pwrap_clean_stale_dirs|error reading PAM configuration file' "$ERR" || return 1
+    grep -qE 'pwrap_init: Failed to create pam_wrapper config dir|error reading PAM configuration file|failed to initialize handlers' "$ERR" || return 1
+    grep -qE 'SYSLOG\([0-9]+\): (auth |config error|server |insecure_skip_verify|password change|account )' "$ERR" && return 1
     diag "pam_wrapper could not set up its /tmp/pam.X directory: running again ($_LAST_CMD)"
 }
 
