@@ -6,6 +6,7 @@
  * may override what the file said.  Nothing here touches the network or PAM.
  */
 #include "config.h"
+#include "validate.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -115,16 +116,16 @@ static int fail(struct parser *p, const char *key, const char *fmt, ...)
     else
         snprintf(p->err, p->errlen, "%s: %s: %s", p->where, key, msg);
     for (char *c = p->err; *c != '\0'; c++)
-        if ((unsigned char) *c < 0x20 || *c == 0x7f)
+        if (hb_is_control((unsigned char) *c))
             *c = '?';    /* the message goes to syslog: no control characters */
     return -1;
 }
 
-/* True when s holds a byte below 0x20 or 0x7f. */
+/* True when s holds a control character. */
 static bool has_control(const char *s)
 {
     for (; *s != '\0'; s++)
-        if ((unsigned char) *s < 0x20 || *s == 0x7f)
+        if (hb_is_control((unsigned char) *s))
             return true;
     return false;
 }

@@ -85,7 +85,7 @@ enum hb_input hb_check_user(const char *user)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) user[i];
 
-        if (c < 0x20 || c == 0x7f)
+        if (hb_is_control(c))
             return HB_USER_CONTROL;
         if (c == ':')
             return HB_USER_COLON;
@@ -114,7 +114,7 @@ enum hb_input hb_rhost_ip(const char *rhost, char ip[HB_IP_BUF])
     if (len > HB_RHOST_MAX)
         return HB_RHOST_TOO_LONG;
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char) rhost[i] < 0x20 || rhost[i] == 0x7f)
+        if (hb_is_control((unsigned char) rhost[i]))
             return HB_RHOST_CONTROL;
     if (inet_pton(AF_INET, rhost, addr) == 1) {
         inet_ntop(AF_INET, addr, ip, HB_IP_BUF);

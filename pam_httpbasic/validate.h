@@ -29,6 +29,12 @@ enum hb_input {
     HB_RHOST_TOO_LONG,
 };
 
+/* True for a control character: a byte below 0x20, or DEL. */
+static inline bool hb_is_control(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
 /* A short English reason for a refused input, for the log line. */
 const char *hb_input_text(enum hb_input result);
 
