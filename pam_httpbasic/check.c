@@ -285,23 +285,29 @@ static bool is_resting(uint64_t url_key, time_t now)
     return found;
 }
 
-/* Let the server rest until until (0: it answered, forget it). */
+/*
+ * Let the server rest until until (0: it answered, forget it).  A new
+ * resting server takes the entry that expires first; forgetting a server
+ * that is not in the table changes nothing.
+ */
 static void set_resting(uint64_t url_key, time_t until)
 {
-    size_t slot = 0;
+    size_t slot = RESTING_SLOTS, oldest = 0;
 
     if (pthread_mutex_trylock(&resting_lock) != 0)
         return;
-    for (size_t i = 0; i < RESTING_SLOTS; i++) {
-        if (resting[i].url_key == url_key) {
+    for (size_t i = 0; i < RESTING_SLOTS && slot == RESTING_SLOTS; i++) {
+        if (resting[i].url_key == url_key)
             slot = i;
-            break;
-        }
-        if (resting[i].until < resting[slot].until)
-            slot = i;        /* else the entry that expires first */
+        else if (resting[i].until < resting[oldest].until)
+            oldest = i;
     }
-    resting[slot].url_key = url_key;
-    resting[slot].until = until;
+    if (slot == RESTING_SLOTS && until != 0)
+        slot = oldest;
+    if (slot < RESTING_SLOTS) {
+        resting[slot].url_key = url_key;
+        resting[slot].until = until;
+    }
     pthread_mutex_unlock(&resting_lock);
 }
 
@@ -310,7 +316,6 @@ static void classify(const struct hb_config *cfg, CURL *h, CURLcode rc,
                      const struct body_sink *sink, const char *errbuf,
                      struct hb_attempt *attempt)
 {
-    attempt->curl_code = (int) rc;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &attempt->http_status);
     if (rc == CURLE_OK) {
         attempt->verdict = hb_verdict_for_status(cfg, attempt->http_status);
@@ -419,7 +424,6 @@ void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
     } else {
         out->attempt_count = 1;
         out->attempts[0].verdict = HB_UNAVAILABLE;
-        out->attempts[0].curl_code = (int) rc;
         snprintf(out->attempts[0].error, sizeof(out->attempts[0].error), "%s", curl_easy_strerror(rc));
     }
     out->elapsed_ms = elapsed_ms_since(&start);

@@ -27,7 +27,6 @@ struct hb_attempt {
     size_t server;           /* index into cfg->servers */
     enum hb_verdict verdict;
     long http_status;        /* 0 when no answer came */
-    int curl_code;           /* CURLcode; 0 when the transfer completed */
     long elapsed_ms;
     char error[HB_ERROR_LEN];/* why there was no usable answer, or "" */
 };
