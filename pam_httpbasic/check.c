@@ -14,6 +14,7 @@
  * credentials and headers, and the cookie engine is never enabled.
  */
 #include "check.h"
+#include "health.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -256,61 +257,6 @@ static void give_back(CURL *h, uint64_t key)
     curl_easy_cleanup(h);
 }
 
-#define RESTING_SLOTS 16
-
-static pthread_mutex_t resting_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    uint64_t url_key;
-    time_t until;            /* CLOCK_MONOTONIC seconds */
-} resting[RESTING_SLOTS];   /* servers that recently gave no answer */
-
-static time_t now_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
-}
-
-static bool is_resting(uint64_t url_key, time_t now)
-{
-    bool found = false;
-
-    if (pthread_mutex_trylock(&resting_lock) != 0)
-        return false;
-    for (size_t i = 0; i < RESTING_SLOTS; i++)
-        if (resting[i].url_key == url_key && resting[i].until > now)
-            found = true;
-    pthread_mutex_unlock(&resting_lock);
-    return found;
-}
-
-/*
- * Let the server rest until until (0: it answered, forget it).  A new
- * resting server takes the entry that expires first; forgetting a server
- * that is not in the table changes nothing.
- */
-static void set_resting(uint64_t url_key, time_t until)
-{
-    size_t slot = RESTING_SLOTS, oldest = 0;
-
-    if (pthread_mutex_trylock(&resting_lock) != 0)
-        return;
-    for (size_t i = 0; i < RESTING_SLOTS && slot == RESTING_SLOTS; i++) {
-        if (resting[i].url_key == url_key)
-            slot = i;
-        else if (resting[i].until < resting[oldest].until)
-            oldest = i;
-    }
-    if (slot == RESTING_SLOTS && until != 0)
-        slot = oldest;
-    if (slot < RESTING_SLOTS) {
-        resting[slot].url_key = url_key;
-        resting[slot].until = until;
-    }
-    pthread_mutex_unlock(&resting_lock);
-}
-
 /* Record a finished transfer in attempt. */
 static void classify(const struct hb_config *cfg, CURL *h, CURLcode rc,
                      const struct body_sink *sink, const char *errbuf,
@@ -376,16 +322,16 @@ static void attempt_server(struct request *req, const struct hb_config *cfg, siz
 }
 
 /* Try the servers in order until one gives a usable answer. */
-static void try_servers(struct request *req, const struct hb_config *cfg, struct hb_outcome *out)
+static void try_servers(struct request *req, const struct hb_config *cfg, struct hb_store *store,
+                        struct hb_outcome *out)
 {
     bool failover = cfg->server_count > 1 && cfg->server_retry_after > 0;
     bool rests[HB_MAX_SERVERS];
     bool skip_resting = false;
-    time_t now = now_seconds();
 
     /* Resting servers are skipped, unless all rest: then all are tried. */
     for (size_t i = 0; i < cfg->server_count; i++) {
-        rests[i] = failover && is_resting(hash_string(0, cfg->servers[i].url), now);
+        rests[i] = failover && hb_health_resting(cfg, store, cfg->servers[i].url);
         skip_resting = skip_resting || !rests[i];
     }
     for (size_t i = 0; i < cfg->server_count; i++) {
@@ -398,8 +344,7 @@ static void try_servers(struct request *req, const struct hb_config *cfg, struct
         out->attempt_count++;
         attempt_server(req, cfg, i, attempt);
         if (failover)
-            set_resting(hash_string(0, cfg->servers[i].url),
-                        attempt->http_status == 0 ? now_seconds() + cfg->server_retry_after : 0);
+            hb_health_note(cfg, store, cfg->servers[i].url, attempt->http_status != 0);
         out->verdict = attempt->verdict;
         if (attempt->verdict != HB_UNAVAILABLE)
             return;
@@ -407,7 +352,7 @@ static void try_servers(struct request *req, const struct hb_config *cfg, struct
 }
 
 void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
-              struct hb_outcome *out)
+              struct hb_store *store, struct hb_outcome *out)
 {
     struct request req;
     struct timespec start;
@@ -420,7 +365,7 @@ void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
     clock_gettime(CLOCK_MONOTONIC, &start);
     rc = prepare(&req, cfg, cred, key);
     if (rc == CURLE_OK) {
-        try_servers(&req, cfg, out);
+        try_servers(&req, cfg, store, out);
     } else {
         out->attempt_count = 1;
         out->attempts[0].verdict = HB_UNAVAILABLE;

@@ -5,7 +5,9 @@
 #ifndef HB_CHECK_H
 #define HB_CHECK_H
 
-#include "config.h"
+#include "options.h"
+
+struct hb_store;
 
 #define HB_BODY_LIMIT (64 * 1024)   /* larger answers abort the request */
 
@@ -66,10 +68,11 @@ struct curl_slist *hb_build_headers(const struct hb_config *cfg, const char *cli
  * usable answer (no answer, or a status that is neither ok, deny nor 429),
  * so a wrong password is never tried twice.  A server that did not answer
  * at all rests for cfg->server_retry_after seconds (skipped, unless every
- * server rests).  Each attempt is bounded by cfg->timeout_ms; never follows
+ * server rests; store, which may be NULL, shares that with other processes,
+ * see health.h).  Each attempt is bounded by cfg->timeout_ms; never follows
  * redirects, never uses a proxy from the environment.  Thread-safe.
  */
 void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
-              struct hb_outcome *out);
+              struct hb_store *store, struct hb_outcome *out);
 
 #endif

@@ -19,7 +19,7 @@
 #include <security/pam_modules.h>
 
 #include "check.h"
-#include "config.h"
+#include "options.h"
 #include "validate.h"
 
 /* pam_set_data key: the PAM_USER this module authenticated in this handle. */
@@ -185,7 +185,7 @@ static int check_login(pam_handle_t *pamh, const struct hb_config *cfg, const st
         pam_syslog(pamh, LOG_DEBUG, "sending %s %s as user %s (timeout %ld ms, %zu server(s))",
                    cfg->method, cfg->servers[0].url, login->http_user, cfg->timeout_ms,
                    cfg->server_count);
-    hb_check(cfg, &cred, &out);
+    hb_check(cfg, &cred, NULL, &out);
     log_decision(pamh, cfg, login, &out);
     return hb_pam_code(out.verdict);
 }

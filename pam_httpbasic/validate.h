@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "options.h"
 
 #define HB_USER_MAX 255          /* bytes in a user name */
 #define HB_RHOST_MAX 255         /* bytes in PAM_RHOST */

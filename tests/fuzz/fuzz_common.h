@@ -1,7 +1,7 @@
 /*
  * fuzz_common.h - helpers shared by the libFuzzer targets in tests/fuzz.
  *
- * The targets link the module's own sources (config.c, validate.c, check.c)
+ * The targets link the module's own sources (options.c, validate.c, check.c)
  * and never call hb_check(): nothing here touches the network or PAM.
  */
 #ifndef HB_FUZZ_COMMON_H

@@ -23,7 +23,7 @@
 #include <curl/curl.h>
 
 #include "check.h"
-#include "config.h"
+#include "options.h"
 #include "fuzz_common.h"
 
 #define MAX_ARGS 64

@@ -20,7 +20,7 @@
 #include <strings.h>
 
 #include "check.h"
-#include "config.h"
+#include "options.h"
 #include "fuzz_common.h"
 #include "validate.h"
 

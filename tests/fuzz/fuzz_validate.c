@@ -18,7 +18,7 @@
  */
 #include <arpa/inet.h>
 
-#include "config.h"
+#include "options.h"
 #include "fuzz_common.h"
 #include "validate.h"
 

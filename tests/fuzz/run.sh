@@ -14,7 +14,7 @@
 #   FUZZ_CC         compiler, default clang-14 (or clang)
 #   FUZZ_LAX_URL=1  fuzz_config: skip the textual "url starts with https://" check
 #
-# The targets compile pam_httpbasic/{config,validate,check}.c directly with
+# The targets compile pam_httpbasic/{options,validate,check}.c directly with
 # -fsanitize=fuzzer,address,undefined; no configure run is needed.  Each runs
 # on a copy of its seed corpus in a temp directory, so the repo is not
 # modified; crash inputs are kept in FUZZ_BUILD_DIR/artifacts/TARGET/.
@@ -90,7 +90,7 @@ for t in "${targets[@]}"; do
     log="$build/$t.log"
     # shellcheck disable=SC2086  # curl flags are word lists
     if ! "$cc" "${cflags[@]}" $curl_cflags -o "$build/$t" "$here/$t.c" \
-            "$src/config.c" "$src/validate.c" "$src/check.c" $curl_libs >"$build/$t.build.log" 2>&1; then
+            "$src/options.c" "$src/files.c" "$src/validate.c" "$src/check.c" "$src/health.c" $curl_libs >"$build/$t.build.log" 2>&1; then
         sed 's/^/# /' "$build/$t.build.log"
         echo "not ok $n - $t: build failed"
         failed=$((failed + 1))

@@ -1,12 +1,12 @@
 # Unit tests (cmocka): pure code from the convenience library, no network.
 if HAVE_CMOCKA
-unit_tests = tests/unit/test_config tests/unit/test_validate tests/unit/test_check
+unit_tests = tests/unit/test_options tests/unit/test_validate tests/unit/test_check
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CURL_CFLAGS)
 unit_ldadd = libhttpbasic.la $(CMOCKA_LIBS)
-tests_unit_test_config_CFLAGS = $(unit_cflags)
-tests_unit_test_config_LDADD = $(unit_ldadd)
+tests_unit_test_options_CFLAGS = $(unit_cflags)
+tests_unit_test_options_LDADD = $(unit_ldadd)
 tests_unit_test_validate_CFLAGS = $(unit_cflags)
 tests_unit_test_validate_LDADD = $(unit_ldadd)
 tests_unit_test_check_CFLAGS = $(unit_cflags)

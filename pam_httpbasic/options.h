@@ -1,5 +1,5 @@
 /*
- * config.h - the options of pam_httpbasic: one struct, one key table, one parser.
+ * options.h - the options of pam_httpbasic: one struct, one key table, one parser.
  *
  * Module arguments ("key" or "key=value") and an optional config file
  * ("key = value" lines, named by the argument config=PATH) share the same
@@ -7,8 +7,8 @@
  * malformed value, duplicate key within one source, missing url or unsafe
  * file is an error that names the key (and the file and line).
  */
-#ifndef HB_CONFIG_H
-#define HB_CONFIG_H
+#ifndef HB_OPTIONS_H
+#define HB_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,6 +44,16 @@ struct hb_config {
     char *user_domain;           /* appended as @domain when absent */
     char *config;                /* path of the config file, if any */
     long max_password_len;       /* default 512 */
+    char *store;                 /* lmdb:DIR, redis://HOST[:PORT][/DB] or redis+unix:PATH[?db=N]; NULL: none */
+    char *secret_file;           /* key of the keyed hashes; required with store */
+    char *store_auth_file;       /* Redis: "PASSWORD" or "USER PASSWORD" */
+    long store_timeout_ms;       /* bound of every store call, default 200 */
+    long cache_fresh;            /* s a verified password is accepted without a request; 0: never */
+    long cache_stale;            /* s it is accepted while no server answers; 0: never */
+    long cache_per_user;         /* verifiers kept per user, default 8 */
+    long guard_failures;         /* 401s per client address before it is refused; 0: off */
+    long guard_window;           /* s those failures are counted over, default 900 */
+    char *guard_exempt;          /* comma-separated addresses/CIDRs never guarded */
     bool insecure_skip_verify;
     bool allow_http;
     bool user_lowercase;

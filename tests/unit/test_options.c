@@ -1,4 +1,4 @@
-/* Unit tests for config.c: every key, every error, the config file rules. */
+/* Unit tests for options.c: every key, every error, the config file rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "options.h"
 
 #define URL "url=https://cloud.example.org/remote.php/dav/"
 
@@ -365,8 +365,8 @@ static void test_file_errors(void **state)
     expect_file_error("= value\n", 0600, "bad.conf:1: =: line has no key");
     expect_file_error("url\n", 0600, "bad.conf:1: url: needs a value");
     expect_file_error("timeout = 1000\n", 0600, "url: missing");
-    expect_file_error("url = https://a.example/\n", 0666, "must be owned by root and writable only by its owner");
-    expect_file_error("url = https://a.example/\n", 0620, "must be owned by root and writable only by its owner");
+    expect_file_error("url = https://a.example/\n", 0666, "must be writable only by its owner");
+    expect_file_error("url = https://a.example/\n", 0620, "must be writable only by its owner");
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     expect_file_error(big, 0600, "is larger than 65536 bytes");

@@ -1,11 +1,12 @@
 /*
- * config.c - parse module arguments and the config file into struct hb_config.
+ * options.c - parse module arguments and the config file into struct hb_config.
  *
  * Every key is described once in the option table below.  Both sources go
  * through set_option(); the file is read first, then the arguments, which
  * may override what the file said.  Nothing here touches the network or PAM.
  */
-#include "config.h"
+#include "options.h"
+#include "files.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -77,6 +78,16 @@ static const struct option options[] = {
     {"try_first_pass", OPT_FLAG, FIELD(try_first_pass), 0, 0, 0},
     {"use_authtok", OPT_FLAG, FIELD(use_authtok), 0, 0, 0},
     {"config", OPT_PATH, FIELD(config), 0, 0, 0},
+    {"store", OPT_STRING, FIELD(store), 0, 0, 0},
+    {"secret_file", OPT_PATH, FIELD(secret_file), 0, 0, 0},
+    {"store_auth_file", OPT_PATH, FIELD(store_auth_file), 0, 0, 0},
+    {"store_timeout", OPT_MS, FIELD(store_timeout_ms), 0, 10, 10000},
+    {"cache_fresh", OPT_NUMBER, FIELD(cache_fresh), 0, 0, 31536000},
+    {"cache_stale", OPT_NUMBER, FIELD(cache_stale), 0, 0, 31536000},
+    {"cache_per_user", OPT_NUMBER, FIELD(cache_per_user), 0, 1, 64},
+    {"guard_failures", OPT_NUMBER, FIELD(guard_failures), 0, 0, 1000},
+    {"guard_window", OPT_NUMBER, FIELD(guard_window), 0, 1, 86400},
+    {"guard_exempt", OPT_STRING, FIELD(guard_exempt), 0, 0, 0},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -402,31 +413,14 @@ static int parse_line(struct parser *p, char *line)
     return set_option(p, key, trim(eq + 1));
 }
 
-/*
- * Open the config file without following a symlink and check it is a
- * regular file owned by root (or by the calling user) and not writable by
- * group or others.  Returns the fd, or -1 with the parser's error set.
- */
+/* Open the config file: no symlink, root's, writable only by its owner. */
 static int open_config(struct parser *p, const char *path)
 {
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    char why[HB_ERROR_LEN];
+    int fd = hb_open_trusted(path, S_IWGRP | S_IWOTH, MAX_FILE_SIZE, why, sizeof(why));
 
     if (fd < 0)
-        return fail(p, "config", "cannot open %s: %s", path,
-                    errno == ELOOP ? "it is a symbolic link" : strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return fail(p, "config", "%s is not a regular file", path);
-    }
-    if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        close(fd);
-        return fail(p, "config", "%s must be owned by root and writable only by its owner", path);
-    }
-    if (st.st_size > MAX_FILE_SIZE) {
-        close(fd);
-        return fail(p, "config", "%s is larger than %d bytes", path, MAX_FILE_SIZE);
-    }
+        return fail(p, "config", "%s", why);
     return fd;
 }
 
@@ -531,6 +525,39 @@ static int check_proxy(struct parser *p)
     return fail(p, "proxy", "must start with http://, https://, socks5:// or socks5h://");
 }
 
+/* True when key was set by an argument or the file. */
+static bool is_set(const struct parser *p, const char *key)
+{
+    return p->seen[find_option(key) - options] != SOURCE_NONE;
+}
+
+/*
+ * The store: a known scheme (the backend checks the rest when it opens),
+ * a secret with it, and the options that need a store only with one.
+ */
+static int check_store(struct parser *p)
+{
+    static const char *const needs_store[] = {
+        "secret_file", "store_auth_file", "store_timeout", "cache_fresh", "cache_stale",
+        "cache_per_user", "guard_failures", "guard_window", "guard_exempt"};
+    const char *store = p->cfg->store;
+
+    if (store == NULL) {
+        for (size_t i = 0; i < sizeof(needs_store) / sizeof(needs_store[0]); i++)
+            if (is_set(p, needs_store[i]))
+                return fail(p, needs_store[i], "needs store=");
+        return 0;
+    }
+    if (strncmp(store, "lmdb:/", 6) != 0 && strncmp(store, "redis://", 8) != 0
+        && strncmp(store, "redis+unix:/", 12) != 0)
+        return fail(p, "store", "must be lmdb:/DIR, redis://HOST[:PORT][/DB] or redis+unix:/PATH[?db=N]");
+    if (p->cfg->secret_file == NULL)
+        return fail(p, "secret_file", "required with store= (openssl rand -hex 32 > FILE; chmod 600 FILE)");
+    if (p->cfg->store_auth_file != NULL && strncmp(store, "lmdb:", 5) == 0)
+        return fail(p, "store_auth_file", "only for a Redis store");
+    return 0;
+}
+
 /* Checks that involve several keys, after both sources were read. */
 static int check_complete(struct parser *p)
 {
@@ -545,13 +572,15 @@ static int check_complete(struct parser *p)
     if (check_proxy(p) != 0)
         return -1;
     if (cfg->connect_timeout_ms > cfg->timeout_ms) {
-        if (p->seen[find_option("connect_timeout") - options] != SOURCE_NONE)
+        if (is_set(p, "connect_timeout"))
             return fail(p, "connect_timeout", "must not exceed timeout (%ld ms)", cfg->timeout_ms);
         cfg->connect_timeout_ms = cfg->timeout_ms;   /* the default follows a short timeout */
     }
     if ((cfg->client_cert == NULL) != (cfg->client_key == NULL))
         return fail(p, cfg->client_cert == NULL ? "client_cert" : "client_key",
                     "client_cert and client_key go together");
+    if (check_store(p) != 0)
+        return -1;
     for (size_t i = 0; i < cfg->ok_status_count; i++)
         for (size_t j = 0; j < cfg->deny_status_count; j++)
             if (cfg->ok_status[i] == cfg->deny_status[j])
@@ -572,6 +601,9 @@ static int set_defaults(struct parser *p)
     cfg->deny_status_count = 1;
     cfg->max_password_len = 512;
     cfg->server_retry_after = 30;
+    cfg->store_timeout_ms = 200;
+    cfg->cache_per_user = 8;
+    cfg->guard_window = 900;
     cfg->method = strdup("PROPFIND");
     cfg->forward_header = strdup("X-Forwarded-For");
     if (cfg->method == NULL || cfg->forward_header == NULL)
