@@ -636,9 +636,56 @@ static void report(const struct scan_totals *t)
     }
 }
 
+/*
+ * Run the logins of steps (see plan()) with their needles; prints one line
+ * per login.  0 on success, -1 on a setup error.
+ */
+static int run_logins(const char *confdir, const char *service, const struct cred *users,
+                      const int *steps, int nsteps)
+{
+    struct cred cred;
+    int rc = 0;
+
+    for (int k = 0; k < nsteps && rc == 0; k++) {
+        int u = abs(steps[k]) - 1, result;
+
+        if (steps[k] > 0)
+            cred = users[u];
+        else if (make_wrong(&users[u], k + 1, &cred) != 0)
+            rc = -1;
+        if (rc == 0 && add_login_needles(&cred, k + 1) != 0)
+            rc = -1;
+        if (rc != 0)
+            break;
+        result = login_masked(confdir, service, &cred);
+        printf("login %d user=%s password=%s result=%s\n", k + 1, cred.user, cred.right ? "right" : "wrong", code_name(result));
+    }
+    explicit_bzero(&cred, sizeof(cred));
+    return rc;
+}
+
+/*
+ * run_logins() below STACK_PAD untouched bytes of stack: the frames of
+ * libpam, the module, libcurl and OpenSSL lie deeper than anything the
+ * scanner's own calls later overwrite, so the scan sees that dead stack
+ * as the logins left it.
+ */
+#define STACK_PAD 131072
+__attribute__((noinline)) static int run_logins_deep(const char *confdir, const char *service,
+                                                     const struct cred *users, const int *steps, int nsteps)
+{
+    unsigned char pad[STACK_PAD];
+    int rc;
+
+    __asm__ __volatile__("" : : "r"(pad) : "memory");
+    rc = run_logins(confdir, service, users, steps, nsteps);
+    __asm__ __volatile__("" : : "r"(pad) : "memory");
+    return rc;
+}
+
 static int memory(const char *scenario, const char *confdir, const char *service, const char *users_file)
 {
-    struct cred users[MAX_USERS], cred;
+    struct cred users[MAX_USERS];
     int count = load_users(users_file, users), steps[2 * MAX_USERS], nsteps;
     struct pam_conv keep_conv = {conversation, (void *) (uintptr_t) ""};
     pam_handle_t *kept = NULL;
@@ -652,19 +699,9 @@ static int memory(const char *scenario, const char *confdir, const char *service
     }
     if (strcmp(scenario, "keep") == 0 && pam_start_confdir(service, users[0].user, &keep_conv, confdir, &kept) != PAM_SUCCESS)
         return 2;
-    for (int k = 0; k < nsteps; k++) {
-        int u = abs(steps[k]) - 1, rc;
-
-        if (steps[k] > 0)
-            cred = users[u];
-        else if (make_wrong(&users[u], k + 1, &cred) != 0)
-            return 2;
-        if (add_login_needles(&cred, k + 1) != 0)
-            return 2;
-        rc = login_masked(confdir, service, &cred);
-        printf("login %d user=%s password=%s result=%s\n", k + 1, cred.user, cred.right ? "right" : "wrong", code_name(rc));
-    }
-    explicit_bzero(&cred, sizeof(cred));
+    if (run_logins_deep(confdir, service, users, steps, nsteps) != 0)
+        return 2;
+    fflush(stdout);
     if (make_controls(&control) != 0 || scan_memory(&totals) != 0) {
         fprintf(stderr, "secret_scan: cannot scan this process's memory\n");
         return 2;
