@@ -214,10 +214,11 @@ static int load_users(const char *path, struct cred *users)
 
     if (fd >= 0)
         close(fd);
+    if (got > 0)
+        buf[got] = '\0';
     for (char *line = buf, *end; got > 0 && line < buf + got && count < MAX_USERS; line = end + 1) {
         char *tab;
 
-        buf[got] = '\0';
         end = strchr(line, '\n');
         if (end == NULL)
             end = buf + got;
