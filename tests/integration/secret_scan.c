@@ -21,6 +21,7 @@
  *       be found: a live malloc'd copy, a copy in a freed malloc block and
  *       one in a dead stack frame.  Prints
  *         login K user=U password=right|wrong result=PAM_...
+ *         mapping LABEL PERMS bytes=B      (each mapping scanned)
  *         scan mappings=N bytes=B unreadable_writable=B unreadable_other=B
  *         needle NAME copies=K [at WHERE; WHERE ...]
  *   secret_scan fds CONFDIR SERVICE USER PASSWORD LISTER
@@ -449,6 +450,7 @@ static void scan_mapping(int mem, uintptr_t lo, uintptr_t hi, const char *label,
     uintptr_t at = lo;
 
     t->mappings++;
+    printf("mapping %s %s bytes=%" PRIuPTR "\n", label, perms, hi - lo);
     for (size_t i = 0; i < skip_count; i++) {
         if (skips[i].lo >= lo && skips[i].hi <= hi && skips[i].lo >= at) {
             scan_range(mem, at, skips[i].lo, lo, label, perms, buf, page, t);

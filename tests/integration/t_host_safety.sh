@@ -91,7 +91,7 @@ check_needles() {
 
 # memory_scan SCENARIO LOGINS: run the scenario, check logins and needles.
 memory_scan() {
-    local scenario=$1 logins=$2 results
+    local scenario=$1 logins=$2 results mappings m
     log_mark
     run_scan memory "$scenario" "$SVC_DIR" dav "$WD/users.txt"
     is "$RC" 0 "memory/$scenario: secret_scan ran"
@@ -102,6 +102,12 @@ memory_scan() {
     is "$(log_count_new)" "$logins" "memory/$scenario: every login reached the server"
     like "$(grep '^scan ' "$OUT")" 'bytes=[0-9]{6,} unreadable_writable=0 ' \
         "memory/$scenario: every writable mapping was read"
+    mappings=$(grep '^mapping ' "$OUT")
+    for m in 'the heap=\[heap\]' 'the stack=\[stack\]' 'anonymous mappings=\[anon\]' \
+        "the module's data=/.*/pam_httpbasic\.so" "libcurl's data=/.*/libcurl[^ ]*" \
+        "libssl's data=/.*/libssl[^ ]*" "libpam's data=/.*/libpam\.so[^ ]*"; do
+        like "$mappings" "^mapping ${m#*=} rw" "memory/$scenario: the scan covers ${m%%=*}"
+    done
     check_needles "$scenario" "$logins"
 }
 
@@ -196,6 +202,8 @@ if [ "$(id -u)" != 0 ]; then
     skip "setuid host" "not root: cannot make a setuid-root copy"
 elif findmnt -n -o OPTIONS -T "$TEST_TMP" | grep -qw nosuid; then
     skip "setuid host" "$TEST_TMP is on a nosuid filesystem"
+elif grep -q '^NoNewPrivs:[[:space:]]*1' /proc/self/status; then
+    skip "setuid host" "no_new_privs is set: exec never raises privileges here"
 elif ! command -v setpriv >/dev/null; then
     skip "setuid host" "setpriv not found"
 else
