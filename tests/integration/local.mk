@@ -13,7 +13,7 @@ tests_integration_host_models_LDADD = -lpam
 # secret_scan: what the module leaves in its host (memory, descriptors,
 # setuid + SSLKEYLOGFILE); -lpam only, never libcurl.
 check_PROGRAMS += tests/integration/secret_scan
-tests_integration_secret_scan_SOURCES = tests/integration/secret_scan.c
+tests_integration_secret_scan_SOURCES = tests/integration/secret_scan.c tests/integration/syslog_stderr.c
 tests_integration_secret_scan_LDADD = -lpam
 
 integration_tests = \

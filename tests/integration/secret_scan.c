@@ -34,10 +34,11 @@
  *       One login; prints "at_secure=0|1 uid=R euid=E" and
  *       "authenticate=PAM_...".  Meant to run as a setuid-root copy.
  *
- * The module's log: this program defines syslog, vsyslog, __syslog_chk and
- * __vsyslog_chk (libpam's pam_syslog ends in __syslog_chk), which print
- * "SYSLOG(PRIO): MESSAGE" on stderr.  Interposition from the executable
- * works in a setuid program, where ld.so ignores LD_PRELOAD.
+ * The module's log: linked with syslog_stderr.c, whose syslog, vsyslog,
+ * __syslog_chk and __vsyslog_chk (libpam's pam_syslog ends in
+ * __syslog_chk) print "... SYSLOG(PRIO): MESSAGE" on stderr.  Interposition
+ * from the executable works in a setuid program, where ld.so ignores
+ * LD_PRELOAD.
  *
  * The scanner never holds a needle in clear except in one page of its
  * own, which it skips: each needle is kept XOR-masked with random bytes,
@@ -45,7 +46,6 @@
  * buffer is skipped as well.  Exit status 0 when it ran, 2 on usage or
  * setup errors.
  */
-#undef _FORTIFY_SOURCE   /* syslog must be a plain function to be defined here */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -54,7 +54,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,7 +64,6 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include <security/pam_appl.h>
@@ -76,46 +74,6 @@
 #define MAX_WHERE 4             /* locations printed per needle */
 #define CHUNK (1024 * 1024)     /* bytes read from /proc/self/mem at once */
 #define STACK_AREA 32768        /* the dead frame of the stack control */
-
-/* ------------------------------------------------------------ log --- */
-
-void __syslog_chk(int priority, int flag, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-void __vsyslog_chk(int priority, int flag, const char *format, va_list ap)
-    __attribute__((format(printf, 3, 0)));
-
-/* Print one log line "SYSLOG(PRIO): MESSAGE" on stderr. */
-void vsyslog(int priority, const char *format, va_list ap)
-{
-    fprintf(stderr, "SYSLOG(%d): ", priority & LOG_PRIMASK);
-    vfprintf(stderr, format, ap);
-    fputc('\n', stderr);
-}
-
-void syslog(int priority, const char *format, ...)
-{
-    va_list ap;
-
-    va_start(ap, format);
-    vsyslog(priority, format, ap);
-    va_end(ap);
-}
-
-void __vsyslog_chk(int priority, int flag, const char *format, va_list ap)
-{
-    (void) flag;
-    vsyslog(priority, format, ap);
-}
-
-void __syslog_chk(int priority, int flag, const char *format, ...)
-{
-    va_list ap;
-
-    (void) flag;
-    va_start(ap, format);
-    vsyslog(priority, format, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------- secrets --- */
 

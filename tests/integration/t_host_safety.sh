@@ -60,9 +60,6 @@ run_scan() {
     _san_check
 }
 
-# The module's log lines of the last run, as "PRIO MESSAGE".
-scan_log() { sed -n 's/^SYSLOG(\([0-9]*\)): /\1 /p' "$ERR"; }
-
 # ------------------------------------------------------------ memory ---
 # check_needles SCENARIO LOGINS: one test per needle of the last memory run
 # (three per login, three controls).
@@ -180,7 +177,7 @@ setuid_tests() {
     like "$(cat "$OUT")" '^authenticate=PAM_AUTHINFO_UNAVAIL$' "setuid + SSLKEYLOGFILE: the login is unavailable"
     ok '[ ! -e "$keylog" ]' "setuid + SSLKEYLOGFILE: no key log file is created" ||
         diag "$(ls -l "$keylog")"
-    like "$(scan_log)" '^3 .*SSLKEYLOGFILE.*(refus|setuid)' "setuid + SSLKEYLOGFILE: the module logs why"
+    like "$(module_log_prio)" '^3 .*SSLKEYLOGFILE.*(refus|setuid)' "setuid + SSLKEYLOGFILE: the module logs why"
 
     start_fault ok
     in_setuid_host https_proxy="http://127.0.0.1:$FAULT_PORT" HTTPS_PROXY="http://127.0.0.1:$FAULT_PORT" \
