@@ -86,7 +86,7 @@ compile() {
     (
         cd "$src" || exit 1
         echo "== autogen.sh"; ./autogen.sh || exit 1
-        echo "== configure --prefix=$prefix $CONFIGURE_ENV $(echo $CONFIGURE_FLAGS)"
+        echo "== configure --prefix=$prefix $CONFIGURE_ENV ${CONFIGURE_FLAGS//$'\n'/ }"
         # shellcheck disable=SC2086  # word splitting of the flag list is wanted
         ./configure --prefix="$prefix" "$CONFIGURE_ENV" $CONFIGURE_FLAGS || exit 1
         trim_subdirs "$src"
@@ -103,6 +103,7 @@ build_locked() {
     tmp=$(mktemp -d "$CACHE/pam_httpbasic-dovecot-build.XXXXXX") || die "mktemp failed"
     # shellcheck disable=SC2064
     trap "rm -rf '$tmp'" EXIT
+    trap 'exit 130' INT TERM HUP    # so that the EXIT trap runs
     echo "dovecot24.sh: building Dovecot 2.4.1 into $prefix (log: $log)" >&2
     t0=$(date +%s)
     compile "$prefix" "$tmp" >"$log" 2>&1
