@@ -17,8 +17,9 @@
 # leaves a half prefix.  A lock makes a second caller wait for the first.
 #
 # Environment:
-#   DOVECOT24_TGZ    the source (default /work/shared/dovecot/dovecot-2.4.1-src.tgz:
-#                    git archive of tag 2.4.1 of dovecot/core)
+#   DOVECOT24_TGZ    the source (default: shared/dovecot/dovecot-2.4.1-src.tgz
+#                    beside the clone, as CI lays it out, else
+#                    /work/shared/...: git archive of tag 2.4.1 of dovecot/core)
 #   DOVECOT24_CACHE  where prefixes live (default /var/tmp)
 #   JOBS             parallel make jobs (default 2)
 # Needs: bison flex libssl-dev zlib1g-dev libldap2-dev libpam0g-dev gettext
@@ -26,7 +27,9 @@
 set -u
 set -o pipefail
 
-TGZ=${DOVECOT24_TGZ:-/work/shared/dovecot/dovecot-2.4.1-src.tgz}
+beside_clone=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared/dovecot/dovecot-2.4.1-src.tgz
+[ -r "$beside_clone" ] || beside_clone=/work/shared/dovecot/dovecot-2.4.1-src.tgz
+TGZ=${DOVECOT24_TGZ:-$beside_clone}
 CACHE=${DOVECOT24_CACHE:-/var/tmp}
 JOBS=${JOBS:-2}
 
