@@ -54,6 +54,7 @@ int hb_pam_code(enum hb_verdict verdict)
     case HB_DENIED: return PAM_AUTH_ERR;
     case HB_THROTTLED: return PAM_MAXTRIES;
     case HB_UNAVAILABLE: return PAM_AUTHINFO_UNAVAIL;
+    case HB_DISABLED: return PAM_PERM_DENIED;
     }
     return PAM_AUTHINFO_UNAVAIL;
 }
@@ -65,6 +66,7 @@ const char *hb_verdict_name(enum hb_verdict verdict)
     case HB_DENIED: return "denied";
     case HB_THROTTLED: return "throttled";
     case HB_UNAVAILABLE: return "unavailable";
+    case HB_DISABLED: return "disabled";
     }
     return "unavailable";
 }

@@ -16,6 +16,7 @@ enum hb_verdict {
     HB_DENIED,        /* status in deny_status: the password is wrong */
     HB_THROTTLED,     /* 429: the server throttles this client address */
     HB_UNAVAILABLE,   /* no usable answer: network, TLS, timeout, other status */
+    HB_DISABLED,      /* 503 "Account disabled": the account is refused */
 };
 
 struct hb_credentials {
