@@ -218,6 +218,16 @@ long hb_cache_window(const struct hb_config *cfg)
     return cfg->cache_fresh > cfg->cache_stale ? cfg->cache_fresh : cfg->cache_stale;
 }
 
+bool hb_cache_is_fresh(const struct hb_config *cfg, int64_t age)
+{
+    return age >= 0 && age < cfg->cache_fresh;
+}
+
+bool hb_cache_is_stale_ok(const struct hb_config *cfg, int64_t age)
+{
+    return age >= 0 && age < cfg->cache_stale;
+}
+
 int hb_cache_init(struct hb_cache *cache, const struct hb_config *cfg, const char *http_user,
                   char *err, size_t errlen)
 {

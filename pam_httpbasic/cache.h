@@ -26,6 +26,7 @@
 #ifndef HB_CACHE_H
 #define HB_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,12 @@ struct hb_cache_totals {
 
 /* The lifetime of a verifier: max(cache_fresh, cache_stale); 0 = no cache. */
 long hb_cache_window(const struct hb_config *cfg);
+
+/* True when a verification age seconds old (-1: none) is within cache_fresh. */
+bool hb_cache_is_fresh(const struct hb_config *cfg, int64_t age);
+
+/* True when a verification age seconds old (-1: none) is within cache_stale. */
+bool hb_cache_is_stale_ok(const struct hb_config *cfg, int64_t age);
 
 /*
  * Read cfg->secret_file and derive the record key of http_user under

@@ -148,12 +148,6 @@ static bool is_outage(const struct hb_outcome *out)
     return outage;
 }
 
-/* True when a verification age seconds old is within a window of window seconds. */
-static bool within(int64_t age, long window)
-{
-    return age >= 0 && age < window;
-}
-
 /* The decision: cache first, then the servers, then the stale window. */
 static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_login *login,
                    const struct session *s, struct decision *d)
@@ -162,9 +156,9 @@ static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct
     int64_t age = verified_age(pamh, cfg, s, login->password);
 
     d->cache = s->cache_ready ? CACHE_MISS : CACHE_OFF;
-    if (within(age, cfg->cache_fresh)) {
+    if (hb_cache_is_fresh(cfg, age)) {
         d->cache = CACHE_HIT;
-    } else if (within(age, cfg->cache_stale) && hb_health_all_resting(cfg, s->store)
+    } else if (hb_cache_is_stale_ok(cfg, age) && hb_health_all_resting(cfg, s->store)
                && !hb_health_take_probe(cfg, s->store)) {
         d->cache = CACHE_STALE;
     } else {
@@ -177,7 +171,7 @@ static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct
         learn(pamh, cfg, s, login->password, d->out.verdict);
         if (is_outage(&d->out) && cfg->cache_stale > 0) {
             age = verified_age(pamh, cfg, s, login->password);
-            if (within(age, cfg->cache_stale))
+            if (hb_cache_is_stale_ok(cfg, age))
                 d->cache = CACHE_STALE;
         }
     }
