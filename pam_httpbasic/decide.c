@@ -148,6 +148,31 @@ static bool is_outage(const struct hb_outcome *out)
     return outage;
 }
 
+/* The PAM code for a verdict. */
+static int pam_code(enum hb_verdict verdict)
+{
+    switch (verdict) {
+    case HB_OK: return PAM_SUCCESS;
+    case HB_DENIED: return PAM_AUTH_ERR;
+    case HB_DISABLED: return PAM_PERM_DENIED;
+    case HB_THROTTLED: return PAM_MAXTRIES;
+    case HB_UNAVAILABLE: return PAM_AUTHINFO_UNAVAIL;
+    }
+    return PAM_AUTHINFO_UNAVAIL;
+}
+
+/* With debug: the request about to be sent. */
+static void log_sending(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_login *login)
+{
+    char http_user_log[HB_LOG_FIELD];
+
+    if (!cfg->debug)
+        return;
+    hb_log_escape(login->http_user, http_user_log, sizeof(http_user_log));
+    pam_syslog(pamh, LOG_DEBUG, "sending %s %s as user %s (timeout %ld ms, %zu server(s))",
+               cfg->method, cfg->servers[0].url, http_user_log, cfg->timeout_ms, cfg->server_count);
+}
+
 /* The decision: cache first, then the servers, then the stale window. */
 static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_login *login,
                    const struct session *s, struct decision *d)
@@ -162,10 +187,7 @@ static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct
                && !hb_health_take_probe(cfg, s->store)) {
         d->cache = CACHE_STALE;
     } else {
-        if (cfg->debug)
-            pam_syslog(pamh, LOG_DEBUG, "sending %s %s as user %s (timeout %ld ms, %zu server(s))",
-                       cfg->method, cfg->servers[0].url, login->http_user, cfg->timeout_ms,
-                       cfg->server_count);
+        log_sending(pamh, cfg, login);
         hb_check(cfg, &cred, s->store, &d->out);
         d->asked = true;
         learn(pamh, cfg, s, login->password, d->out.verdict);
@@ -176,7 +198,7 @@ static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct
         }
     }
     d->age = age;
-    d->code = d->cache == CACHE_HIT || d->cache == CACHE_STALE ? PAM_SUCCESS : hb_pam_code(d->out.verdict);
+    d->code = d->cache == CACHE_HIT || d->cache == CACHE_STALE ? PAM_SUCCESS : pam_code(d->out.verdict);
 }
 
 static int log_priority(enum hb_verdict verdict)
@@ -189,12 +211,6 @@ static int log_priority(enum hb_verdict verdict)
     case HB_UNAVAILABLE: return LOG_ERR;
     }
     return LOG_ERR;
-}
-
-/* The words after "auth " in a decision line for a verdict. */
-static const char *verdict_words(enum hb_verdict verdict)
-{
-    return verdict == HB_DISABLED ? "denied: account disabled" : hb_verdict_name(verdict);
 }
 
 /* ' error="..."' for an attempt that failed, else "". */
@@ -269,7 +285,7 @@ static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
                " Nextcloud's trusted_proxies so that it sees the real client)";
     pam_syslog(pamh, stale ? LOG_WARNING : log_priority(out->verdict),
                "auth %s: user=%s rhost=%s forwarded=%s server=%s status=%ld ms=%ld%s%s%s%s",
-               stale ? "ok (stale: server unavailable)" : verdict_words(out->verdict),
+               stale ? "ok (stale: server unavailable)" : hb_verdict_name(out->verdict),
                login->user_log, login->rhost_log,
                login->client_ip[0] != '\0' && cfg->forward_header != NULL ? login->client_ip : "-",
                cfg->servers[last->server].host, last->http_status, out->elapsed_ms, servers, error,
