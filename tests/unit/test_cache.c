@@ -87,11 +87,14 @@ struct fixture {
     char err[HB_ERROR_LEN];
 };
 
+static struct hb_store *held_store;   /* released by teardown when a test fails */
+
 static void open_fixture(struct fixture *f, char *const *urls, const char *user)
 {
     make_config(&f->cfg, urls);
     assert_int_equal(hb_cache_init(&f->cache, &f->cfg, user, f->err, sizeof(f->err)), 0);
     f->store = hb_store_acquire(&f->cfg, f->err, sizeof(f->err));
+    held_store = f->store;
     if (f->store == NULL)
         fail_msg("store: %s", f->err);
 }
@@ -100,6 +103,16 @@ static void close_fixture(struct fixture *f)
 {
     hb_store_release(f->store);
     hb_cache_wipe(&f->cache);
+    held_store = NULL;
+}
+
+/* After each test: release what a failed test left acquired. */
+static int release_left(void **state)
+{
+    (void) state;
+    hb_store_release(held_store);
+    held_store = NULL;
+    return 0;
 }
 
 /* Lookup result: the age, or -1 for no match (an error fails the test). */
@@ -434,19 +447,19 @@ static void test_health_in_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_and_match),
-        cmocka_unit_test(test_no_entry_for_other_user),
-        cmocka_unit_test(test_evict_least_recently_verified),
-        cmocka_unit_test(test_windows),
-        cmocka_unit_test(test_expired_verifiers_are_dropped),
-        cmocka_unit_test(test_revoke_drops_one),
-        cmocka_unit_test(test_disabled_drops_all),
-        cmocka_unit_test(test_key_derivation),
-        cmocka_unit_test(test_secret_checks),
-        cmocka_unit_test(test_record_holds_no_secret),
-        cmocka_unit_test(test_corrupt_record),
-        cmocka_unit_test(test_stats_and_forget),
-        cmocka_unit_test(test_health_in_store),
+        cmocka_unit_test_teardown(test_add_and_match, release_left),
+        cmocka_unit_test_teardown(test_no_entry_for_other_user, release_left),
+        cmocka_unit_test_teardown(test_evict_least_recently_verified, release_left),
+        cmocka_unit_test_teardown(test_windows, release_left),
+        cmocka_unit_test_teardown(test_expired_verifiers_are_dropped, release_left),
+        cmocka_unit_test_teardown(test_revoke_drops_one, release_left),
+        cmocka_unit_test_teardown(test_disabled_drops_all, release_left),
+        cmocka_unit_test_teardown(test_key_derivation, release_left),
+        cmocka_unit_test_teardown(test_secret_checks, release_left),
+        cmocka_unit_test_teardown(test_record_holds_no_secret, release_left),
+        cmocka_unit_test_teardown(test_corrupt_record, release_left),
+        cmocka_unit_test_teardown(test_stats_and_forget, release_left),
+        cmocka_unit_test_teardown(test_health_in_store, release_left),
     };
 
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
