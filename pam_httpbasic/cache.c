@@ -117,20 +117,18 @@ static int64_t get_le64(const uint8_t *p)
 static int decode(const uint8_t *value, size_t len, struct record *rec)
 {
     size_t count = len >= HEADER_LEN ? value[1] : 0;
+    bool valid = len >= HEADER_LEN && value[0] == HB_CACHE_VERSION && count <= HB_CACHE_MAX_VERIFIERS
+                 && len == HEADER_LEN + count * ENTRY_LEN;
 
-    rec->count = 0;
-    if (len < HEADER_LEN || value[0] != HB_CACHE_VERSION || count > HB_CACHE_MAX_VERIFIERS
-        || len != HEADER_LEN + count * ENTRY_LEN)
-        return -1;
-    for (size_t i = 0; i < count; i++) {
+    rec->count = valid ? count : 0;
+    for (size_t i = 0; i < rec->count; i++) {
         const uint8_t *p = value + HEADER_LEN + i * ENTRY_LEN;
 
         memcpy(rec->v[i].salt, p, HB_CACHE_SALT_LEN);
         memcpy(rec->v[i].mac, p + HB_CACHE_SALT_LEN, HB_CACHE_MAC_LEN);
         rec->v[i].verified_at = get_le64(p + HB_CACHE_SALT_LEN + HB_CACHE_MAC_LEN);
     }
-    rec->count = count;
-    return 0;
+    return valid ? 0 : -1;
 }
 
 /* Encode rec into out (HB_STORE_VALUE_MAX bytes); returns the length. */
@@ -204,13 +202,13 @@ static void evict(struct record *rec, size_t max)
 static enum hb_store_action put_record(const struct record *rec, int64_t now, long window,
                                        uint8_t *out, size_t *outlen, long *ttl)
 {
-    if (rec->count == 0)
-        return HB_STORE_DELETE;
-    *outlen = encode(rec, out);
-    *ttl = (long) (newest(rec) + window - now);
-    if (*ttl < 1)
-        *ttl = 1;
-    return HB_STORE_PUT;
+    if (rec->count > 0) {
+        *outlen = encode(rec, out);
+        *ttl = (long) (newest(rec) + window - now);
+        if (*ttl < 1)
+            *ttl = 1;
+    }
+    return rec->count > 0 ? HB_STORE_PUT : HB_STORE_DELETE;
 }
 
 long hb_cache_window(const struct hb_config *cfg)
@@ -231,22 +229,22 @@ bool hb_cache_is_stale_ok(const struct hb_config *cfg, int64_t age)
 int hb_cache_init(struct hb_cache *cache, const struct hb_config *cfg, const char *http_user,
                   char *err, size_t errlen)
 {
-    uint8_t mac[HB_CACHE_MAC_LEN];
+    uint8_t mac[HB_CACHE_MAC_LEN] = {0};
+    bool configured, read;
     int rc = -1;
 
     memset(cache, 0, sizeof(*cache));
     cache->cfg = cfg;
-    if (cfg->store == NULL || cfg->secret_file == NULL) {
+    configured = cfg->store != NULL && cfg->secret_file != NULL;
+    read = configured && hb_read_secret(cfg->secret_file, cache->secret, &cache->secret_len, err, errlen) == 0;
+    if (!configured)
         snprintf(err, errlen, "no store= and secret_file= configured");
-        return -1;
-    }
-    if (hb_read_secret(cfg->secret_file, cache->secret, &cache->secret_len, err, errlen) != 0)
-        return -1;
-    if (cache->secret_len < HB_SECRET_MIN)
+    else if (read && cache->secret_len < HB_SECRET_MIN)
         snprintf(err, errlen, "%s holds fewer than %d bytes", cfg->secret_file, HB_SECRET_MIN);
-    else if (hmac_list(cache, "s", NULL, mac) != 0 || hmac_list(cache, "u", http_user, cache->key + 1 + HB_CACHE_TAG_LEN) != 0)
+    else if (read && (hmac_list(cache, "s", NULL, mac) != 0
+                      || hmac_list(cache, "u", http_user, cache->key + 1 + HB_CACHE_TAG_LEN) != 0))
         snprintf(err, errlen, "cannot compute an HMAC (OpenSSL)");
-    else
+    else if (read)
         rc = 0;
     cache->key[0] = 'u';
     memcpy(cache->key + 1, mac, HB_CACHE_TAG_LEN);
@@ -257,6 +255,21 @@ int hb_cache_init(struct hb_cache *cache, const struct hb_config *cfg, const cha
 void hb_cache_wipe(struct hb_cache *cache)
 {
     OPENSSL_cleanse(cache, sizeof(*cache));
+}
+
+/* HB_STORE_OK with *age of the newest verifier of password in rec, else HB_STORE_NOT_FOUND. */
+static int find_newest(const struct hb_cache *cache, const struct record *rec, const char *password,
+                       int64_t now, int64_t *age)
+{
+    int rc = HB_STORE_NOT_FOUND;
+
+    for (size_t i = 0; i < rec->count; i++)
+        if (rec->v[i].verified_at <= now && verifier_matches(cache, &rec->v[i], password)
+            && (rc == HB_STORE_NOT_FOUND || now - rec->v[i].verified_at < *age)) {
+            *age = now - rec->v[i].verified_at;
+            rc = HB_STORE_OK;
+        }
+    return rc;
 }
 
 int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const char *password,
@@ -271,15 +284,8 @@ int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const 
         snprintf(err, errlen, "corrupt cache record (%zu bytes)", len);
         rc = HB_STORE_ERROR;
     }
-    if (rc != HB_STORE_OK)
-        return rc;
-    rc = HB_STORE_NOT_FOUND;
-    for (size_t i = 0; i < rec.count; i++)
-        if (rec.v[i].verified_at <= now && verifier_matches(cache, &rec.v[i], password)
-            && (rc == HB_STORE_NOT_FOUND || now - rec.v[i].verified_at < *age)) {
-            *age = now - rec.v[i].verified_at;
-            rc = HB_STORE_OK;
-        }
+    if (rc == HB_STORE_OK)
+        rc = find_newest(cache, &rec, password, now, age);
     return rc;
 }
 
@@ -326,15 +332,14 @@ static enum hb_store_action revoke_fn(const uint8_t *old, size_t oldlen, uint8_t
                                       size_t *outlen, long *ttl, void *arg)
 {
     const struct change *c = arg;
+    enum hb_store_action action = HB_STORE_KEEP;
     struct record rec;
 
-    if (old == NULL)
-        return HB_STORE_KEEP;
-    if (decode(old, oldlen, &rec) != 0)
-        return HB_STORE_DELETE;  /* corrupt: it can only go */
-    if (drop_password(c->cache, &rec, c->password) == 0)
-        return HB_STORE_KEEP;
-    return put_record(&rec, c->now, hb_cache_window(c->cache->cfg), out, outlen, ttl);
+    if (old != NULL && decode(old, oldlen, &rec) != 0)
+        action = HB_STORE_DELETE;   /* corrupt: it can only go */
+    else if (old != NULL && drop_password(c->cache, &rec, c->password) > 0)
+        action = put_record(&rec, c->now, hb_cache_window(c->cache->cfg), out, outlen, ttl);
+    return action;
 }
 
 int hb_cache_revoke(const struct hb_cache *cache, struct hb_store *store, const char *password,

@@ -77,19 +77,13 @@ static void open_session(pam_handle_t *pamh, const struct hb_config *cfg, const 
     char err[HB_ERROR_LEN];
 
     memset(s, 0, sizeof(*s));
-    if (cfg->store == NULL)
-        return;
-    s->store = hb_store_acquire(cfg, err, sizeof(err));
-    if (s->store == NULL) {
+    if (cfg->store != NULL && (s->store = hb_store_acquire(cfg, err, sizeof(err))) == NULL)
         store_problem(pamh, cfg, "open", err);
-        return;
+    if (s->store != NULL && hb_cache_window(cfg) > 0) {
+        s->cache_ready = hb_cache_init(&s->cache, cfg, login->http_user, err, sizeof(err)) == 0;
+        if (!s->cache_ready)
+            store_problem(pamh, cfg, "secret", err);
     }
-    if (hb_cache_window(cfg) <= 0)
-        return;
-    if (hb_cache_init(&s->cache, cfg, login->http_user, err, sizeof(err)) == 0)
-        s->cache_ready = true;
-    else
-        store_problem(pamh, cfg, "secret", err);
 }
 
 static void close_session(struct session *s)
@@ -106,29 +100,30 @@ static int64_t verified_age(pam_handle_t *pamh, const struct hb_config *cfg, con
     int64_t age = -1;
     int rc;
 
-    if (!s->cache_ready)
-        return -1;
-    rc = hb_cache_lookup(&s->cache, s->store, password, (int64_t) time(NULL), &age, err, sizeof(err));
-    store_result(pamh, cfg, "read", rc, err);
-    return rc == HB_STORE_OK ? age : -1;
+    if (s->cache_ready) {
+        rc = hb_cache_lookup(&s->cache, s->store, password, (int64_t) time(NULL), &age, err, sizeof(err));
+        store_result(pamh, cfg, "read", rc, err);
+        if (rc != HB_STORE_OK)
+            age = -1;
+    }
+    return age;
 }
 
-/* Update the cache with the servers' verdict. */
+/* Update the cache with the servers' verdict (207 adds, 401 drops one, disabled drops all). */
 static void learn(pam_handle_t *pamh, const struct hb_config *cfg, const struct session *s,
                   const char *password, enum hb_verdict verdict)
 {
     char err[HB_ERROR_LEN];
-    int rc = HB_STORE_OK;
+    int rc = HB_STORE_NOT_FOUND;
 
-    if (!s->cache_ready)
-        return;
-    if (verdict == HB_OK)
+    if (s->cache_ready && verdict == HB_OK)
         rc = hb_cache_remember(&s->cache, s->store, password, (int64_t) time(NULL), err, sizeof(err));
-    else if (verdict == HB_DENIED)
+    else if (s->cache_ready && verdict == HB_DENIED)
         rc = hb_cache_revoke(&s->cache, s->store, password, (int64_t) time(NULL), err, sizeof(err));
-    else if (verdict == HB_DISABLED)
+    else if (s->cache_ready && verdict == HB_DISABLED)
         rc = hb_cache_drop_user(&s->cache, s->store, err, sizeof(err));
-    store_result(pamh, cfg, "update", rc, err);
+    if (rc != HB_STORE_NOT_FOUND)
+        store_result(pamh, cfg, "update", rc, err);
 }
 
 /*
@@ -254,8 +249,8 @@ static void log_cached(pam_handle_t *pamh, const struct hb_config *cfg, const st
 }
 
 /*
- * One line per decision: verdict, who, from where, which server, how it
- * went and, with a store, what the cache did (no store: the line is the
+ * The decision line of a login the servers were asked about: verdict, who,
+ * from where, which server, how it went and, with a store, what the cache did (no store: the line is the
  * same as before the cache existed).
  */
 static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
@@ -268,10 +263,6 @@ static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
     char servers[64] = "", cache[48] = "";
     const char *hint = "";
 
-    if (!d->asked) {
-        log_cached(pamh, cfg, login, d);
-        return;
-    }
     log_failovers(pamh, cfg, out);
     format_error(last, error, sizeof(error));
     if (cfg->server_count > 1)
@@ -305,6 +296,9 @@ int hb_decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_l
     open_session(pamh, cfg, login, &s);
     decide(pamh, cfg, login, &s, &d);
     close_session(&s);
-    log_decision(pamh, cfg, login, &d);
+    if (d.asked)
+        log_decision(pamh, cfg, login, &d);
+    else
+        log_cached(pamh, cfg, login, &d);
     return d.code;
 }

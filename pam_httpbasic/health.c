@@ -105,11 +105,10 @@ static int store_key(char kind, const char *const *parts, size_t n, uint8_t key[
 /* The time T stored in value, or 0 when it is absent or of another shape. */
 static int64_t stored_until(const uint8_t *value, size_t len)
 {
+    bool valid = value != NULL && len == STORE_VALUE_LEN && value[0] == STORE_VERSION;
     uint64_t u = 0;
 
-    if (value == NULL || len != STORE_VALUE_LEN || value[0] != STORE_VERSION)
-        return 0;
-    for (int i = 8; i >= 1; i--)
+    for (int i = 8; valid && i >= 1; i--)
         u = (u << 8) | value[i];
     return (int64_t) u;
 }
@@ -136,13 +135,15 @@ static enum hb_store_action note_fn(const uint8_t *old, size_t oldlen, uint8_t *
                                     size_t *outlen, long *ttl, void *arg)
 {
     const struct rest_change *c = arg;
+    enum hb_store_action action = HB_STORE_PUT;
 
     (void) oldlen;
     if (c->answered)
-        return old == NULL ? HB_STORE_KEEP : HB_STORE_DELETE;
-    *outlen = store_value(c->now + c->retry_after, out);
+        action = old == NULL ? HB_STORE_KEEP : HB_STORE_DELETE;
+    else
+        *outlen = store_value(c->now + c->retry_after, out);
     *ttl = c->retry_after;
-    return HB_STORE_PUT;
+    return action;
 }
 
 /* probe: take the token when there is none or it expired. */
@@ -152,11 +153,11 @@ static enum hb_store_action probe_fn(const uint8_t *old, size_t oldlen, uint8_t 
     struct rest_change *c = arg;
 
     c->taken = stored_until(old, oldlen) <= c->now;
-    if (!c->taken)
-        return HB_STORE_KEEP;
-    *outlen = store_value(c->now + c->retry_after, out);
-    *ttl = c->retry_after;
-    return HB_STORE_PUT;
+    if (c->taken) {
+        *outlen = store_value(c->now + c->retry_after, out);
+        *ttl = c->retry_after;
+    }
+    return c->taken ? HB_STORE_PUT : HB_STORE_KEEP;
 }
 
 /* True while url rests according to the store; false on any store error. */
@@ -173,10 +174,8 @@ static bool store_resting(struct hb_store *store, const char *url)
 
 bool hb_health_resting(const struct hb_config *cfg, struct hb_store *store, const char *url)
 {
-    if (store != NULL)
-        return store_resting(store, url);
     (void) cfg;
-    return table_resting(url_key(url), now_seconds());
+    return store != NULL ? store_resting(store, url) : table_resting(url_key(url), now_seconds());
 }
 
 void hb_health_note(const struct hb_config *cfg, struct hb_store *store, const char *url, bool answered)
@@ -185,9 +184,11 @@ void hb_health_note(const struct hb_config *cfg, struct hb_store *store, const c
     uint8_t key[STORE_KEY_LEN];
     char err[HB_ERROR_LEN];
 
+    /* An answer from a server that does not rest (the usual case) costs a read, no write. */
     if (store == NULL)
         table_set(url_key(url), answered ? 0 : now_seconds() + cfg->server_retry_after);
-    else if (cfg->server_retry_after > 0 && store_key('h', &url, 1, key) == 0)
+    else if ((!answered || store_resting(store, url)) && cfg->server_retry_after > 0
+             && store_key('h', &url, 1, key) == 0)
         hb_store_update(store, key, sizeof(key), note_fn, &c, err, sizeof(err));
 }
 
