@@ -124,6 +124,11 @@ static void learn(pam_handle_t *pamh, const struct hb_config *cfg, const struct 
         rc = hb_cache_drop_user(&s->cache, s->store, err, sizeof(err));
     if (rc != HB_STORE_NOT_FOUND)
         store_result(pamh, cfg, "update", rc, err);
+    if (rc == HB_STORE_OK && cfg->debug)
+        pam_syslog(pamh, LOG_DEBUG, "cache: %s",
+                   verdict == HB_OK ? "verifier of this password stored"
+                   : verdict == HB_DENIED ? "no verifier of this password is left (refused)"
+                   : "every verifier of this user dropped (account disabled)");
 }
 
 /*
