@@ -47,11 +47,12 @@
  *
  * Fork: an environment must not be used, nor closed, in a forked child
  * (mdb_env_close would clear the parent's reader slots).  abandon() only
- * frees our memory and closes write.lock (an OFD lock stays with the
- * parent's descriptor); the environment's memory, mapping and descriptors
- * are deliberately leaked in the child (closing its lock.mdb descriptor
- * would also drop the child's own POSIX locks on that file, should the
- * child open the store again).
+ * closes write.lock (an OFD lock stays with the parent's descriptor); our
+ * struct, the environment's memory, mapping and descriptors are
+ * deliberately leaked in the child, the struct kept on a list so that it
+ * stays reachable (closing the lock.mdb descriptor would also drop the
+ * child's own POSIX locks on that file, should the child open the store
+ * again).
  *
  * Limits: LMDB trusts the pages it maps; only DIR's owner can corrupt
  * them.  A data.mdb shorter than its meta page says is refused at open
@@ -90,8 +91,12 @@ struct lmdb_store {
     MDB_txn *reader;             /* reset read transaction: keeps our reader slot */
     int lock_fd;                 /* DIR/write.lock */
     long timeout_ms;
+    struct lmdb_store *next_abandoned;
     char name[];                 /* cfg->store, for messages */
 };
+
+/* Stores inherited across fork and abandoned: guarded by store.c's lock. */
+static struct lmdb_store *abandoned;
 
 /* Progress of an eviction round, carried from one batch transaction to the next. */
 struct eviction {
@@ -441,13 +446,19 @@ static void *lmdb_open(const struct hb_config *cfg, char *err, size_t errlen)
     return st;
 }
 
-/* In a forked child: free our memory only (see the top of this file). */
+/*
+ * In a forked child: give up the parent's store without touching LMDB (see
+ * the top of this file); only write.lock is closed.  The store is kept on
+ * a list, never used again, so that leak checkers see it as reachable.
+ */
 static void lmdb_abandon(void *backend)
 {
     struct lmdb_store *st = backend;
 
     close(st->lock_fd);
-    free(st);
+    st->lock_fd = -1;
+    st->next_abandoned = abandoned;
+    abandoned = st;
 }
 
 static void lmdb_close(void *backend)
