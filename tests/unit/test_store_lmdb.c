@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "store.h"
 #include "store_lmdb.h"
 
@@ -585,11 +587,61 @@ static void test_corrupt_files(void **state)
         close(fd);
     }
     s = acquire_at(path);
-    if (s != NULL) {
-        expect(get(s, "key1", value), HB_STORE_ERROR);
-        expect(put(s, "key1", "v", 60), HB_STORE_ERROR);
-        release();
-    }
+    if (s == NULL)
+        fail_msg("%s", err);
+    expect(get(s, "key1", value), HB_STORE_ERROR);
+    assert_non_null(strstr(err, "MDB_PAGE_NOTFOUND"));
+    assert_null(strstr(err, "key1"));
+    expect(put(s, "key1", "v", 60), HB_STORE_ERROR);
+    release();
+}
+
+/* Put raw LMDB records (no expiry in front) into dir, with the store closed. */
+static void put_raw(const char *key, const void *value, size_t len)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {strlen(key), (void *) (uintptr_t) key}, v = {len, (void *) (uintptr_t) value};
+
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, (size_t) 64 << 20), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void test_bad_record_sizes(void **state)
+{
+    static uint8_t big[HB_STORE_VALUE_MAX + 9];
+    struct hb_store *s = acquire();
+    char value[HB_STORE_VALUE_MAX + 1];
+    struct seen seen = {0};
+    struct scan_result r = {0};
+
+    (void) state;
+    expect(put(s, "good", "v", 60), HB_STORE_OK);
+    release();
+    switch_away();
+    put_raw("short", "1234567", 7);
+    put_raw("long", big, sizeof(big));
+    s = acquire();
+    expect(get(s, "short", value), HB_STORE_ERROR);
+    assert_non_null(strstr(err, "corrupt record"));
+    expect(get(s, "long", value), HB_STORE_ERROR);
+    expect(scan(s, "", &r), HB_STORE_OK);
+    assert_string_equal(r.keys, "good ");
+    /* An update sees a corrupt record as absent, and replaces it. */
+    expect(hb_store_update(s, (const uint8_t *) "short", 5, keep_fn, &seen, err, sizeof(err)), HB_STORE_OK);
+    assert_false(seen.present);
+    expect(get(s, "short", value), HB_STORE_NOT_FOUND);
+    expect(put(s, "long", "fixed", 60), HB_STORE_OK);
+    expect(get(s, "long", value), HB_STORE_OK);
+    assert_string_equal(value, "fixed");
+    release();
 }
 
 /* ---- processes ---- */
@@ -880,6 +932,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_unsafe_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_map_evicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_record_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_lock_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
