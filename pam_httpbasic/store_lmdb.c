@@ -108,6 +108,7 @@ struct eviction {
     int done;
 };
 
+/* See store_lmdb.h (tests only). */
 void hb_store_lmdb_set_map_size(size_t bytes)
 {
     map_size = bytes;
@@ -121,6 +122,7 @@ static uint64_t now_seconds(void)
     return t < 0 ? 0 : (uint64_t) t;
 }
 
+/* The 8-byte little-endian number at p. */
 static uint64_t get_le64(const uint8_t *p)
 {
     uint64_t x = 0;
@@ -130,6 +132,7 @@ static uint64_t get_le64(const uint8_t *p)
     return x;
 }
 
+/* Write x at p as 8 bytes, little-endian. */
 static void put_le64(uint8_t *p, uint64_t x)
 {
     for (int i = 0; i < EXPIRY_LEN; i++) {
@@ -146,6 +149,7 @@ static MDB_val bytes_val(const uint8_t *p, size_t len)
     return v;
 }
 
+/* Whether a caller's key has an allowed length (1..HB_STORE_KEY_MAX). */
 static int key_ok(size_t keylen)
 {
     return keylen > 0 && keylen <= HB_STORE_KEY_MAX;
@@ -184,6 +188,7 @@ static int outcome(const struct lmdb_store *st, int rc, const char *what, char *
 
 /* ---- time ---- */
 
+/* The CLOCK_MONOTONIC time ms milliseconds from now. */
 static struct timespec deadline_after(long ms)
 {
     struct timespec t;
@@ -198,6 +203,7 @@ static struct timespec deadline_after(long ms)
     return t;
 }
 
+/* Whether deadline (CLOCK_MONOTONIC) has come. */
 static int past(const struct timespec *deadline)
 {
     struct timespec now;
@@ -229,6 +235,7 @@ static int lock_writer(struct lmdb_store *st, const struct timespec *deadline, c
     return rc;
 }
 
+/* Release write.lock (taken by lock_writer). */
 static void unlock_writer(struct lmdb_store *st)
 {
     struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
@@ -427,6 +434,7 @@ static int open_store(struct lmdb_store *st, long timeout_ms, char *err, size_t 
     return rc == 0 ? 0 : -1;
 }
 
+/* The ops' open: a store for cfg->store ("lmdb:/DIR"), or NULL with err set. */
 static void *lmdb_open(const struct hb_config *cfg, char *err, size_t errlen)
 {
     size_t namelen = strlen(cfg->store);
@@ -461,6 +469,7 @@ static void lmdb_abandon(void *backend)
     abandoned = st;
 }
 
+/* Close a store this process opened, and free it. */
 static void lmdb_close(void *backend)
 {
     discard(backend);
@@ -468,6 +477,7 @@ static void lmdb_close(void *backend)
 
 /* ---- reads ---- */
 
+/* Copy key's live value out; HB_STORE_NOT_FOUND when absent or expired. */
 static int lmdb_get(void *backend, const uint8_t *key, size_t keylen,
                     uint8_t *value, size_t *valuelen, char *err, size_t errlen)
 {
@@ -521,6 +531,7 @@ static int walk_prefix(struct lmdb_store *st, const uint8_t *prefix, size_t pref
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Call fn for each live record whose key starts with prefix, until it returns non-zero. */
 static int lmdb_scan(void *backend, const uint8_t *prefix, size_t prefixlen,
                      hb_store_scan_fn fn, void *arg, char *err, size_t errlen)
 {
@@ -658,6 +669,7 @@ static int evict_batch(struct lmdb_store *st, size_t batch, struct eviction *ev)
     return rc;
 }
 
+/* qsort order of uint64_t values. */
 static int compare_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
@@ -809,6 +821,7 @@ static void keep_room(struct lmdb_store *st, const struct timespec *deadline)
         evict(st, deadline, &what);
 }
 
+/* Read-modify-write key in one transaction under write.lock, making room once if the map is full. */
 static int lmdb_update(void *backend, const uint8_t *key, size_t keylen,
                        hb_store_update_fn fn, void *arg, char *err, size_t errlen)
 {

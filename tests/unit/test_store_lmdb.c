@@ -56,6 +56,7 @@ static void release(void)
     held = NULL;
 }
 
+/* nftw callback: remove one entry (children come first). */
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void) st;
@@ -64,6 +65,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
+/* A fresh temporary directory; cfg names the store base/s (not created yet). */
 static int setup(void **state)
 {
     (void) state;
@@ -78,6 +80,7 @@ static int setup(void **state)
     return 0;
 }
 
+/* Release a store left held by a failed assertion, reset the map size, remove the directory. */
 static int teardown(void **state)
 {
     (void) state;
@@ -128,6 +131,7 @@ struct put_arg {
     long ttl;
 };
 
+/* Update function: store arg's value with arg's ttl. */
 static enum hb_store_action put_fn(const uint8_t *old, size_t oldlen, uint8_t *out, size_t *outlen,
                                    long *ttl, void *arg)
 {
@@ -141,6 +145,7 @@ static enum hb_store_action put_fn(const uint8_t *old, size_t oldlen, uint8_t *o
     return HB_STORE_PUT;
 }
 
+/* Update function: delete the key. */
 static enum hb_store_action delete_fn(const uint8_t *old, size_t oldlen, uint8_t *out, size_t *outlen,
                                       long *ttl, void *arg)
 {
@@ -154,6 +159,7 @@ struct seen {
     uint8_t value[HB_STORE_VALUE_MAX];
 };
 
+/* Update function: note the old value in arg (struct seen), change nothing. */
 static enum hb_store_action keep_fn(const uint8_t *old, size_t oldlen, uint8_t *out, size_t *outlen,
                                     long *ttl, void *arg)
 {
@@ -183,6 +189,7 @@ static enum hb_store_action count_fn(const uint8_t *old, size_t oldlen, uint8_t 
     return HB_STORE_PUT;
 }
 
+/* Store len bytes of value under key for ttl seconds. */
 static int put_bytes(struct hb_store *s, const char *key, const void *value, size_t len, long ttl)
 {
     struct put_arg p = {value, len, ttl};
@@ -190,6 +197,7 @@ static int put_bytes(struct hb_store *s, const char *key, const void *value, siz
     return hb_store_update(s, (const uint8_t *) key, strlen(key), put_fn, &p, err, sizeof(err));
 }
 
+/* Store the string value under key for ttl seconds. */
 static int put(struct hb_store *s, const char *key, const char *value, long ttl)
 {
     return put_bytes(s, key, value, strlen(value), ttl);
@@ -205,6 +213,7 @@ static int get(struct hb_store *s, const char *key, char *value)
     return rc;
 }
 
+/* The counter under key (0 when absent). */
 static uint64_t counter(struct hb_store *s, const char *key)
 {
     uint64_t n = 0;
@@ -217,6 +226,7 @@ static uint64_t counter(struct hb_store *s, const char *key)
     return n;
 }
 
+/* Add one to the counter under key. */
 static int count(struct hb_store *s, const char *key)
 {
     return hb_store_update(s, (const uint8_t *) key, strlen(key), count_fn, NULL, err, sizeof(err));
@@ -228,6 +238,7 @@ struct scan_result {
     char keys[512];
 };
 
+/* Scan callback: append the key to arg's list; stop after stop_after calls. */
 static int scan_fn(const uint8_t *key, size_t keylen, const uint8_t *value, size_t valuelen, void *arg)
 {
     struct scan_result *r = arg;
@@ -240,11 +251,13 @@ static int scan_fn(const uint8_t *key, size_t keylen, const uint8_t *value, size
     return r->stop_after != 0 && r->calls >= r->stop_after;
 }
 
+/* Scan the keys starting with prefix into r. */
 static int scan(struct hb_store *s, const char *prefix, struct scan_result *r)
 {
     return hb_store_scan(s, (const uint8_t *) prefix, strlen(prefix), scan_fn, r, err, sizeof(err));
 }
 
+/* CLOCK_MONOTONIC in milliseconds. */
 static double now_ms(void)
 {
     struct timespec t;
@@ -253,6 +266,7 @@ static double now_ms(void)
     return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
 }
 
+/* Write len bytes of data to path, with mode (whatever the umask). */
 static void write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -263,6 +277,7 @@ static void write_file(const char *path, const void *data, size_t len, mode_t mo
     close(fd);
 }
 
+/* The uid of "nobody", a user other than us. */
 static uid_t nobody(void)
 {
     struct passwd *pw = getpwnam("nobody");
@@ -272,6 +287,7 @@ static uid_t nobody(void)
 
 /* ---- values ---- */
 
+/* Every update action, empty and largest values, bad keys and bad update results. */
 static void test_get_put_delete_keep(void **state)
 {
     struct hb_store *s = acquire();
@@ -328,6 +344,7 @@ static void test_get_put_delete_keep(void **state)
     release();
 }
 
+/* Scan by prefix (stopping early too); an expired record is absent for get, update and scan. */
 static void test_expiry_and_scan(void **state)
 {
     struct hb_store *s = acquire();
@@ -368,6 +385,7 @@ static void test_expiry_and_scan(void **state)
 
 /* ---- files ---- */
 
+/* path has exactly mode want and is ours. */
 static void check_mode(const char *path, mode_t want)
 {
     struct stat st;
@@ -377,6 +395,7 @@ static void check_mode(const char *path, mode_t want)
     assert_int_equal(st.st_uid, geteuid());
 }
 
+/* A store created under umask mask gets a 0700 directory and 0600 files. */
 static void check_created_with_umask(mode_t mask, const char *sub)
 {
     static const char *const files[] = {"data.mdb", "lock.mdb", "write.lock"};
@@ -398,6 +417,7 @@ static void check_created_with_umask(mode_t mask, const char *sub)
     }
 }
 
+/* Directory and files are private whatever the umask; a missing parent is an error. */
 static void test_creates_private_dir(void **state)
 {
     char path[PATH_MAX];
@@ -436,6 +456,7 @@ static void make_store(const char *sub, char *path, size_t len)
     switch_away();
 }
 
+/* Group/other-writable, foreign, symlinked or non-directory DIR: refused. */
 static void test_refuses_unsafe_dirs(void **state)
 {
     char path[PATH_MAX], good[PATH_MAX];
@@ -468,6 +489,7 @@ static void test_refuses_unsafe_dirs(void **state)
     refused(path, "is not a directory");
 }
 
+/* Unsafe data.mdb, lock.mdb or write.lock: refused. */
 static void test_refuses_unsafe_files(void **state)
 {
     char path[PATH_MAX], file[PATH_MAX + 32], target[PATH_MAX + 32];
@@ -506,6 +528,7 @@ static void test_refuses_unsafe_files(void **state)
 
 /* ---- full map ---- */
 
+/* Writing three times what a 1 MiB map holds: every write succeeds, the earliest expiring go. */
 static void test_full_map_evicts(void **state)
 {
     struct hb_store *s;
@@ -537,6 +560,7 @@ static void test_full_map_evicts(void **state)
 
 /* ---- corruption ---- */
 
+/* A garbage data file, a truncated one, garbage inner pages: errors, never a crash. */
 static void test_corrupt_files(void **state)
 {
     char path[PATH_MAX], file[PATH_MAX + 32], key[32], value[HB_STORE_VALUE_MAX + 1];
@@ -614,6 +638,7 @@ static void put_raw(const char *key, const void *value, size_t len)
     mdb_env_close(env);
 }
 
+/* Records shorter than an expiry or longer than the largest value. */
 static void test_bad_record_sizes(void **state)
 {
     static uint8_t big[HB_STORE_VALUE_MAX + 9];
@@ -671,6 +696,7 @@ static pid_t hold_write_lock(const char *lock_path)
     return pid;
 }
 
+/* Kill a child and reap it. */
 static void stop_child(pid_t pid)
 {
     int status;
@@ -679,6 +705,7 @@ static void stop_child(pid_t pid)
     assert_int_equal(waitpid(pid, &status, 0), pid);
 }
 
+/* Another process holding write.lock: updates and opens give up within the timeout, reads go on. */
 static void test_writer_lock_timeout(void **state)
 {
     struct hb_store *s = acquire();
@@ -719,6 +746,55 @@ static void test_writer_lock_timeout(void **state)
     release();
 }
 
+/* In a child: stop (SIGSTOP) in the middle of a write transaction. */
+static enum hb_store_action stop_fn(const uint8_t *old, size_t oldlen, uint8_t *out, size_t *outlen,
+                                    long *ttl, void *arg)
+{
+    (void) old, (void) oldlen, (void) arg;
+    raise(SIGSTOP);
+    memcpy(out, "child", 5);
+    *outlen = 5;
+    *ttl = 60;
+    return HB_STORE_PUT;
+}
+
+/* A writer stopped inside its transaction, then killed there. */
+static void test_stopped_writer(void **state)
+{
+    struct hb_store *s = acquire();
+    char value[HB_STORE_VALUE_MAX + 1];
+    double t0;
+    int status;
+    pid_t pid;
+
+    (void) state;
+    expect(put(s, "k", "v", 60), HB_STORE_OK);
+    release();
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct hb_store *mine = hb_store_acquire(&cfg, err, sizeof(err));
+
+        _exit(mine == NULL || hb_store_update(mine, (const uint8_t *) "k", 1, stop_fn, NULL, err, sizeof(err)) != 0);
+    }
+    assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(status));
+    /* It holds write.lock and LMDB's writer mutex: writers give up in time, readers go on. */
+    s = acquire();
+    t0 = now_ms();
+    expect(put(s, "k", "parent", 60), HB_STORE_ERROR);
+    assert_non_null(strstr(err, "store busy"));
+    assert_true(now_ms() - t0 < 5000);
+    expect(get(s, "k", value), HB_STORE_OK);
+    assert_string_equal(value, "v");
+    /* Killed there, it leaves a store whose next writer recovers the mutex. */
+    stop_child(pid);
+    expect(put(s, "k", "parent", 60), HB_STORE_OK);
+    expect(get(s, "k", value), HB_STORE_OK);
+    assert_string_equal(value, "parent");
+    release();
+}
+
 /* In a child: write forever (a counter and assorted keys) until killed. */
 _Noreturn static void write_forever(void)
 {
@@ -736,6 +812,7 @@ _Noreturn static void write_forever(void)
     }
 }
 
+/* Writers killed (SIGKILL) at random points leave a usable store. */
 static void test_killed_writers(void **state)
 {
     struct hb_store *s = acquire();
@@ -794,6 +871,7 @@ _Noreturn static void child_work(void)
     _exit(bad);
 }
 
+/* A forked child opens its own store and works alongside its parent. */
 static void test_fork(void **state)
 {
     struct hb_store *s;
@@ -825,6 +903,7 @@ static void test_fork(void **state)
     release();
 }
 
+/* Every descriptor of the store is close-on-exec, and an executed program inherits none. */
 static void test_close_on_exec(void **state)
 {
     struct hb_store *s = acquire();
@@ -883,6 +962,7 @@ static void test_close_on_exec(void **state)
 
 /* ---- threads ---- */
 
+/* Thread: add one to "counter" 1000 times (retrying a failed call); failures counted in arg. */
 static void *count_thousand(void *arg)
 {
     char why[HB_ERROR_LEN];
@@ -903,6 +983,7 @@ static void *count_thousand(void *arg)
     return NULL;
 }
 
+/* 4 threads x 1000 increments of one counter: exactly 4000. */
 static void test_threads(void **state)
 {
     pthread_t threads[4];
@@ -934,6 +1015,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_record_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_lock_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stopped_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_on_exec, setup, teardown),
