@@ -10,6 +10,11 @@ tests_integration_pam_driver_LDADD = -lpam
 check_PROGRAMS += tests/integration/host_models
 tests_integration_host_models_SOURCES = tests/integration/host_models.c tests/integration/syslog_stderr.c
 tests_integration_host_models_LDADD = -lpam
+# secret_scan: what the module leaves in its host (memory, descriptors,
+# setuid + SSLKEYLOGFILE); -lpam only, never libcurl.
+check_PROGRAMS += tests/integration/secret_scan
+tests_integration_secret_scan_SOURCES = tests/integration/secret_scan.c tests/integration/syslog_stderr.c
+tests_integration_secret_scan_LDADD = -lpam
 
 integration_tests = \
 	tests/integration/t_basic.sh \
@@ -24,6 +29,7 @@ integration_tests = \
 	tests/integration/t_fault_suite.sh \
 	tests/integration/t_load.sh \
 	tests/integration/t_hardening.sh \
+	tests/integration/t_host_safety.sh \
 	tests/integration/t_cache.sh
 TESTS += $(integration_tests)
 
