@@ -29,7 +29,8 @@ integration_tests = \
 	tests/integration/t_fault_suite.sh \
 	tests/integration/t_load.sh \
 	tests/integration/t_hardening.sh \
-	tests/integration/t_host_safety.sh
+	tests/integration/t_host_safety.sh \
+	tests/integration/t_cache.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \
