@@ -560,6 +560,35 @@ static void test_full_map_evicts(void **state)
 
 /* ---- corruption ---- */
 
+/* Small records written on into a full 1 MiB map: no error, and most of what fits stays. */
+static void test_full_map_keeps_most(void **state)
+{
+    struct hb_store *s;
+    char key[32];
+    uint8_t payload[60];
+    struct scan_result r;
+    int peak = 0;
+
+    (void) state;
+    hb_store_lmdb_set_map_size((size_t) 1 << 20);
+    s = acquire();
+    memset(payload, 'p', sizeof(payload));
+    for (int i = 0; i < 30000; i++) {
+        snprintf(key, sizeof(key), "c%08x", (unsigned) i * 2654435761u);
+        if (put_bytes(s, key, payload, sizeof(payload), 100000 + i) != HB_STORE_OK)
+            fail_msg("put %d: %s", i, err);
+        if (i % 1000 == 999) {
+            memset(&r, 0, sizeof(r));
+            expect(scan(s, "c", &r), HB_STORE_OK);
+            if (r.calls < peak / 2)
+                fail_msg("after %d writes, %d records left of %d at most", i + 1, r.calls, peak);
+            peak = r.calls > peak ? r.calls : peak;
+        }
+    }
+    assert_true(peak < 30000);   /* the map did fill */
+    release();
+}
+
 /* A garbage data file, a truncated one, garbage inner pages: errors, never a crash. */
 static void test_corrupt_files(void **state)
 {
@@ -1012,6 +1041,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_unsafe_dirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_unsafe_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_map_evicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_map_keeps_most, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_record_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_lock_timeout, setup, teardown),
