@@ -35,14 +35,14 @@
  * evicted - the expired and corrupt ones, then live ones by earliest
  * expiry, a tenth of all records per round - when a write fails with
  * MDB_MAP_FULL (it is aborted, and retried once afterwards), and after a
- * write that leaves fewer than ROOM_LOW free pages once there are again as
- * many records as when the last eviction began (deleting records seldom
- * frees whole pages, but their room in the pages is reused first).  One
- * round, more while fewer than ROOM_MIN pages are free, within the call's
- * deadline.  Deletions are committed in batches of at most EVICT_BATCH
- * (halved while the map is too full for them) without fsync, then one
- * small synced commit (the eviction marker, which also keeps the record
- * count) makes their pages reusable.
+ * write that leaves fewer free pages than a 32nd of the map (at least
+ * ROOM_LOW) once there are again as many records as when the last eviction
+ * began (deleting records seldom frees whole pages, but their room in the
+ * pages is reused first).  One round, more while fewer than ROOM_MIN pages
+ * are free, within the call's deadline.  Deletions are committed in
+ * batches of at most EVICT_BATCH (halved while the map is too full for
+ * them) without fsync, then one small synced commit (the eviction marker,
+ * which also keeps the record count) makes their pages reusable.
  *
  * Close-on-exec: LMDB 0.9.24 opens lock.mdb and its second (O_DSYNC)
  * descriptor of data.mdb with O_CLOEXEC but not the main data.mdb one, so
@@ -82,7 +82,7 @@
 #define DEFAULT_MAP_SIZE ((size_t) 64 << 20)      /* 64 MiB */
 #define MAX_READERS 512                           /* reader slots: one per process */
 #define EVICT_BATCH 1024                          /* deletions per eviction transaction */
-#define ROOM_LOW 32                               /* fewer free pages: evict a round */
+#define ROOM_LOW 32                               /* fewer free pages (or a 32nd of the map): evict a round */
 #define ROOM_MIN 12                               /* fewer: evict rounds until that many */
 #define LMDB_KEY_LIMIT 511                        /* LMDB's default maximum key size */
 #define POLL_MAX_NS 2000000L                      /* longest pause polling write.lock */
@@ -734,10 +734,11 @@ static int evict_round(struct lmdb_store *st, struct eviction *ev, size_t *batch
 
 /*
  * Pages the map can still give: the never used ones, plus (only when those
- * are fewer than ROOM_LOW, as that takes a walk) the free ones listed in
- * the free-page database.  0 or a code.
+ * are fewer than *low, as that takes a walk) the free ones listed in the
+ * free-page database; *low is this map's low-water mark, a 32nd of its
+ * pages but at least ROOM_LOW.  0 or a code.
  */
-static int room(struct lmdb_store *st, size_t *pages)
+static int room(struct lmdb_store *st, size_t *pages, size_t *low)
 {
     MDB_envinfo info;
     MDB_stat stat;
@@ -749,7 +750,9 @@ static int room(struct lmdb_store *st, size_t *pages)
     if (rc == 0)
         rc = mdb_env_stat(st->env, &stat);
     *pages = rc == 0 ? info.me_mapsize / stat.ms_psize - info.me_last_pgno - 1 : 0;
-    if (rc == 0 && *pages < ROOM_LOW && (rc = mdb_txn_renew(st->reader)) == 0) {
+    *low = rc == 0 && info.me_mapsize / stat.ms_psize / 32 > ROOM_LOW ? info.me_mapsize / stat.ms_psize / 32
+                                                                       : ROOM_LOW;
+    if (rc == 0 && *pages < *low && (rc = mdb_txn_renew(st->reader)) == 0) {
         if ((rc = mdb_cursor_open(st->reader, 0, &cur)) == 0) {
             for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && v.mv_size >= sizeof(count);
                  rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -821,7 +824,7 @@ static int grown(struct lmdb_store *st)
 static int evict(struct lmdb_store *st, const struct timespec *deadline, const char **what)
 {
     struct eviction ev = {.now = now_seconds()};
-    size_t batch = EVICT_BATCH, pages = 0;
+    size_t batch = EVICT_BATCH, pages = 0, low;
     int rc;
 
     *what = "evicting";
@@ -829,7 +832,7 @@ static int evict(struct lmdb_store *st, const struct timespec *deadline, const c
     do {
         rc = evict_round(st, &ev, &batch, deadline);
         if (rc == 0)
-            rc = room(st, &pages);
+            rc = room(st, &pages, &low);
     } while (rc == 0 && pages < ROOM_MIN && !past(deadline));
     mdb_env_set_flags(st->env, MDB_NOSYNC, 0);
     if (rc == 0)
@@ -840,17 +843,18 @@ static int evict(struct lmdb_store *st, const struct timespec *deadline, const c
 /*
  * After a successful write, within the deadline: evict before the map has
  * no room left for the eviction's own transactions (it could then never
- * commit again): when fewer than ROOM_LOW pages are free and there are
- * again as many records as when the last eviction began (deleting records
- * rarely frees whole pages, but their room in the pages is reused first),
- * or at once below ROOM_MIN.  A failure here leaves the write done and is not reported.
+ * commit again): when fewer pages than the map's low-water mark are free
+ * and there are again as many records as when the last eviction began
+ * (deleting records seldom frees whole pages, but their room in the pages
+ * is reused first), or at once below ROOM_MIN.  A failure here leaves the
+ * write done and is not reported.
  */
 static void keep_room(struct lmdb_store *st, const struct timespec *deadline)
 {
-    size_t pages = 0;
+    size_t pages = 0, low = ROOM_LOW;
     const char *what;
 
-    if (!past(deadline) && room(st, &pages) == 0 && pages < ROOM_LOW && (pages < ROOM_MIN || grown(st)))
+    if (!past(deadline) && room(st, &pages, &low) == 0 && pages < low && (pages < ROOM_MIN || grown(st)))
         evict(st, deadline, &what);
 }
 
