@@ -589,56 +589,65 @@ static void test_full_map_keeps_most(void **state)
     release();
 }
 
-/* A garbage data file, a truncated one, garbage inner pages: errors, never a crash. */
-static void test_corrupt_files(void **state)
+static uint8_t garbage[1 << 16];
+
+/* A store at path (closed again) holding 300 records of 500 bytes. */
+static void fill_store(const char *path)
 {
-    char path[PATH_MAX], file[PATH_MAX + 32], key[32], value[HB_STORE_VALUE_MAX + 1];
-    static uint8_t garbage[1 << 16];
-    struct hb_store *s;
+    char key[32];
+    struct hb_store *s = acquire_at(path);
 
-    (void) state;
-    /* Garbage instead of a data file. */
-    snprintf(path, sizeof(path), "%s/garbage", base);
-    assert_int_equal(mkdir(path, 0700), 0);
-    memset(garbage, 0xa5, sizeof(garbage));
-    snprintf(file, sizeof(file), "%s/data.mdb", path);
-    write_file(file, garbage, sizeof(garbage), 0600);
-    refused(path, "mdb_env_open");
-
-    /* A data file cut short of the pages it counts. */
-    s = acquire();
+    if (s == NULL)
+        fail_msg("%s", err);
     for (int i = 0; i < 300; i++) {
         snprintf(key, sizeof(key), "key%d", i);
         expect(put_bytes(s, key, garbage, 500, 3600), HB_STORE_OK);
     }
     release();
     switch_away();
+}
+
+/* Overwrite every page of path/data.mdb after the two meta pages with garbage. */
+static void scribble_inner_pages(const char *path)
+{
+    char file[PATH_MAX + 32];
+    struct stat st;
+    int fd;
+
+    snprintf(file, sizeof(file), "%s/data.mdb", path);
+    fd = open(file, O_WRONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    for (off_t at = 2 * 4096; at < st.st_size; at += sizeof(garbage))
+        assert_true(pwrite(fd, garbage, sizeof(garbage), at) > 0);
+    close(fd);
+}
+
+/* A garbage data file, a truncated one, garbage inner pages: errors, never a crash. */
+static void test_corrupt_files(void **state)
+{
+    char path[PATH_MAX], file[PATH_MAX + 32], value[HB_STORE_VALUE_MAX + 1];
+    struct hb_store *s;
+
+    (void) state;
+    memset(garbage, 0xa5, sizeof(garbage));
+    /* Garbage instead of a data file. */
+    snprintf(path, sizeof(path), "%s/garbage", base);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(file, sizeof(file), "%s/data.mdb", path);
+    write_file(file, garbage, sizeof(garbage), 0600);
+    refused(path, "mdb_env_open");
+
+    /* A data file cut short of the pages it counts. */
+    fill_store(dir);
     snprintf(file, sizeof(file), "%s/data.mdb", dir);
     assert_int_equal(truncate(file, 3 * 4096), 0);
     refused(dir, "data.mdb is shorter than its pages");
 
     /* Garbage over every page but the two meta pages: errors, no crash. */
     snprintf(path, sizeof(path), "%s/inner", base);
-    s = acquire_at(path);
-    assert_non_null(s);
-    for (int i = 0; i < 300; i++) {
-        snprintf(key, sizeof(key), "key%d", i);
-        expect(put_bytes(s, key, garbage, 500, 3600), HB_STORE_OK);
-    }
-    release();
-    switch_away();
-    {
-        int fd;
-        struct stat st;
-
-        snprintf(file, sizeof(file), "%s/data.mdb", path);
-        fd = open(file, O_WRONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(fstat(fd, &st), 0);
-        for (off_t at = 2 * 4096; at < st.st_size; at += sizeof(garbage))
-            assert_true(pwrite(fd, garbage, sizeof(garbage), at) > 0);
-        close(fd);
-    }
+    fill_store(path);
+    scribble_inner_pages(path);
     s = acquire_at(path);
     if (s == NULL)
         fail_msg("%s", err);
