@@ -42,7 +42,9 @@
  * are free, within the call's deadline.  Deletions are committed in
  * batches of at most EVICT_BATCH (halved while the map is too full for
  * them) without fsync, then one small synced commit (the eviction marker,
- * which also keeps the record count) makes their pages reusable.
+ * which also keeps the record count) makes their pages reusable.  (A
+ * system crash during those unsynced commits can damage the store on a
+ * filesystem that reorders writes: then delete DIR; it is only a cache.)
  *
  * Close-on-exec: LMDB 0.9.24 opens lock.mdb and its second (O_DSYNC)
  * descriptor of data.mdb with O_CLOEXEC but not the main data.mdb one, so
