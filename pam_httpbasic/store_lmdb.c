@@ -44,7 +44,8 @@
  * them) without fsync, then one small synced commit (the eviction marker,
  * which also keeps the record count) makes their pages reusable.  (A
  * system crash during those unsynced commits can damage the store on a
- * filesystem that reorders writes: then delete DIR; it is only a cache.)
+ * filesystem that reorders writes: then delete DIR, which holds only
+ * state that can be lost.)
  *
  * Close-on-exec: LMDB 0.9.24 opens lock.mdb and its second (O_DSYNC)
  * descriptor of data.mdb with O_CLOEXEC but not the main data.mdb one, so
