@@ -28,17 +28,24 @@
  *
  * Map: 64 MiB (sparse: data.mdb grows as used; a few hundred thousand
  * records of 100 bytes).  Commits use MDB_NOMETASYNC (one fsync each; a
- * system crash may lose the last commit, never the store's integrity).  LMDB only reuses a page freed by a transaction from the
- * second commit after it on, and every write (deletions included) needs
- * fresh pages: a map left without free pages could never commit again.
- * So room is kept: after a write leaves fewer than ROOM_LOW free pages,
- * and when a write fails with MDB_MAP_FULL (then it is aborted, and
- * retried once afterwards), records are evicted: the expired and corrupt
- * ones, then live ones by earliest expiry, a tenth of all records per
- * round, rounds until ROOM_HIGH pages are free or the call's deadline has
- * passed.  Deletions are committed in batches of at most EVICT_BATCH
- * (halved while the map is too full for them), without fsync, then one
- * small synced commit (the eviction marker) makes their pages reusable.
+ * system crash may lose the last commit, never the store's integrity).
+ * LMDB reuses a page freed by a transaction only from the second commit
+ * after it on, and every write (deletions included) needs fresh pages: a
+ * map left without free pages could never commit again.  So records are
+ * evicted - the expired and corrupt ones, then live ones by earliest
+ * expiry, a tenth of all records per round - when a write fails with
+ * MDB_MAP_FULL (it is aborted, and retried once afterwards), and after a
+ * write that leaves fewer free pages than a 32nd of the map (at least
+ * ROOM_LOW) once there are again as many records as when the last eviction
+ * began (deleting records seldom frees whole pages, but their room in the
+ * pages is reused first).  One round, more while fewer than ROOM_MIN pages
+ * are free, within the call's deadline.  Deletions are committed in
+ * batches of at most EVICT_BATCH (halved while the map is too full for
+ * them) without fsync, then one small synced commit (the eviction marker,
+ * which also keeps the record count) makes their pages reusable.  (A
+ * system crash during those unsynced commits can damage the store on a
+ * filesystem that reorders writes: then delete DIR, which holds only
+ * state that can be lost.)
  *
  * Close-on-exec: LMDB 0.9.24 opens lock.mdb and its second (O_DSYNC)
  * descriptor of data.mdb with O_CLOEXEC but not the main data.mdb one, so
@@ -78,8 +85,8 @@
 #define DEFAULT_MAP_SIZE ((size_t) 64 << 20)      /* 64 MiB */
 #define MAX_READERS 512                           /* reader slots: one per process */
 #define EVICT_BATCH 1024                          /* deletions per eviction transaction */
-#define ROOM_LOW 16                               /* fewer free pages: evict... */
-#define ROOM_HIGH 32                              /* ...until this many are free */
+#define ROOM_LOW 32                               /* fewer free pages (or a 32nd of the map): evict a round */
+#define ROOM_MIN 12                               /* fewer: evict rounds until that many */
 #define LMDB_KEY_LIMIT 511                        /* LMDB's default maximum key size */
 #define POLL_MAX_NS 2000000L                      /* longest pause polling write.lock */
 
@@ -101,6 +108,7 @@ static struct lmdb_store *abandoned;
 /* Progress of an eviction round, carried from one batch transaction to the next. */
 struct eviction {
     uint64_t now;                /* expiry at or before this: expired */
+    size_t before;               /* records when the eviction began */
     uint64_t threshold;          /* live records expiring by then may go... */
     size_t live_quota;           /* ...this many more of them */
     uint8_t resume[LMDB_KEY_LIMIT];
@@ -695,6 +703,7 @@ static int start_round(struct lmdb_store *st, struct eviction *ev)
         rc = mdb_stat(st->reader, st->dbi, &stat);
         stride = rc == 0 ? stat.ms_entries / 1024 + 1 : 1;
         ev->live_quota = rc == 0 ? stat.ms_entries / 10 + 1 : 0;
+        ev->before = ev->before == 0 && rc == 0 ? stat.ms_entries : ev->before;
         if (rc == 0 && (rc = mdb_cursor_open(st->reader, st->dbi, &cur)) == 0) {
             rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
             for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
@@ -728,10 +737,11 @@ static int evict_round(struct lmdb_store *st, struct eviction *ev, size_t *batch
 
 /*
  * Pages the map can still give: the never used ones, plus (only when those
- * are fewer than ROOM_HIGH, as that takes a walk) the free ones listed in
- * the free-page database.  0 or a code.
+ * are fewer than *low, as that takes a walk) the free ones listed in the
+ * free-page database; *low is this map's low-water mark, a 32nd of its
+ * pages but at least ROOM_LOW.  0 or a code.
  */
-static int room(struct lmdb_store *st, size_t *pages)
+static int room(struct lmdb_store *st, size_t *pages, size_t *low)
 {
     MDB_envinfo info;
     MDB_stat stat;
@@ -743,7 +753,9 @@ static int room(struct lmdb_store *st, size_t *pages)
     if (rc == 0)
         rc = mdb_env_stat(st->env, &stat);
     *pages = rc == 0 ? info.me_mapsize / stat.ms_psize - info.me_last_pgno - 1 : 0;
-    if (rc == 0 && *pages < ROOM_HIGH && (rc = mdb_txn_renew(st->reader)) == 0) {
+    *low = rc == 0 && info.me_mapsize / stat.ms_psize / 32 > ROOM_LOW ? info.me_mapsize / stat.ms_psize / 32
+                                                                       : ROOM_LOW;
+    if (rc == 0 && *pages < *low && (rc = mdb_txn_renew(st->reader)) == 0) {
         if ((rc = mdb_cursor_open(st->reader, 0, &cur)) == 0) {
             for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && v.mv_size >= sizeof(count);
                  rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -757,22 +769,29 @@ static int room(struct lmdb_store *st, size_t *pages)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The eviction marker's key: longer than any caller's key, so get, update and scan never see it. */
+static MDB_val marker_key(uint8_t *key)
+{
+    memset(key, 0xff, HB_STORE_KEY_MAX + 1);
+    return bytes_val(key, HB_STORE_KEY_MAX + 1);
+}
+
 /*
  * Commit one more small write: the eviction marker, an already expired
- * record under a key longer than any caller's (so get, update and scan
- * never see it).  LMDB reuses the pages a transaction frees only from the
- * second transaction after it on: this makes the eviction's pages
- * available to the retried update.  0 or a code.
+ * record whose value is the number of records when the eviction began.
+ * LMDB reuses the pages a transaction frees only from the second
+ * transaction after it on: this makes the eviction's pages available to
+ * the retried update.  0 or a code.
  */
-static int settle(struct lmdb_store *st, uint64_t now)
+static int settle(struct lmdb_store *st, const struct eviction *ev)
 {
-    uint8_t key[HB_STORE_KEY_MAX + 1], record[EXPIRY_LEN];
-    MDB_val k = bytes_val(key, sizeof(key)), v = bytes_val(record, sizeof(record));
+    uint8_t key[HB_STORE_KEY_MAX + 1], record[EXPIRY_LEN + 8];
+    MDB_val k = marker_key(key), v = bytes_val(record, sizeof(record));
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 
-    memset(key, 0xff, sizeof(key));
-    put_le64(record, now);
+    put_le64(record, ev->now);
+    put_le64(record + EXPIRY_LEN, ev->before);
     if (rc == 0)
         rc = mdb_put(txn, st->dbi, &k, &v, 0);
     if (rc == 0)
@@ -782,16 +801,33 @@ static int settle(struct lmdb_store *st, uint64_t now)
     return rc;
 }
 
+/* Whether there are as many records now as when the last eviction began (or no record of one). */
+static int grown(struct lmdb_store *st)
+{
+    uint8_t key[HB_STORE_KEY_MAX + 1];
+    MDB_val k = marker_key(key), v;
+    MDB_stat stat;
+    int more = 1;
+
+    if (mdb_txn_renew(st->reader) == 0) {
+        if (mdb_stat(st->reader, st->dbi, &stat) == 0 && mdb_get(st->reader, st->dbi, &k, &v) == 0
+            && v.mv_size == EXPIRY_LEN + 8)
+            more = stat.ms_entries >= get_le64((const uint8_t *) v.mv_data + EXPIRY_LEN);
+        mdb_txn_reset(st->reader);
+    }
+    return more;
+}
+
 /*
- * Make room (see the top of this file): rounds of eviction until
- * ROOM_HIGH pages are free or the deadline has passed (at least one batch
- * even then), without fsync (the settling commit syncs them all); then
- * settle.  0 or a code.
+ * Make room (see the top of this file): one round of eviction, more while
+ * fewer than ROOM_MIN pages are free and the deadline has not passed,
+ * without fsync (the settling commit syncs them all); then settle.  0 or a
+ * code.
  */
 static int evict(struct lmdb_store *st, const struct timespec *deadline, const char **what)
 {
     struct eviction ev = {.now = now_seconds()};
-    size_t batch = EVICT_BATCH, pages = 0;
+    size_t batch = EVICT_BATCH, pages = 0, low;
     int rc;
 
     *what = "evicting";
@@ -799,25 +835,29 @@ static int evict(struct lmdb_store *st, const struct timespec *deadline, const c
     do {
         rc = evict_round(st, &ev, &batch, deadline);
         if (rc == 0)
-            rc = room(st, &pages);
-    } while (rc == 0 && pages < ROOM_HIGH && !past(deadline));
+            rc = room(st, &pages, &low);
+    } while (rc == 0 && pages < ROOM_MIN && !past(deadline));
     mdb_env_set_flags(st->env, MDB_NOSYNC, 0);
     if (rc == 0)
-        rc = settle(st, ev.now);
+        rc = settle(st, &ev);
     return rc;
 }
 
 /*
- * After a successful write: evict while the map still has room for the
- * eviction's own transactions (a map left with none could never commit
- * again).  A failure here leaves the write done and is not reported.
+ * After a successful write, within the deadline: evict before the map has
+ * no room left for the eviction's own transactions (it could then never
+ * commit again): when fewer pages than the map's low-water mark are free
+ * and there are again as many records as when the last eviction began
+ * (deleting records seldom frees whole pages, but their room in the pages
+ * is reused first), or at once below ROOM_MIN.  A failure here leaves the
+ * write done and is not reported.
  */
 static void keep_room(struct lmdb_store *st, const struct timespec *deadline)
 {
-    size_t pages = 0;
+    size_t pages = 0, low = ROOM_LOW;
     const char *what;
 
-    if (room(st, &pages) == 0 && pages < ROOM_LOW)
+    if (!past(deadline) && room(st, &pages, &low) == 0 && pages < low && (pages < ROOM_MIN || grown(st)))
         evict(st, deadline, &what);
 }
 

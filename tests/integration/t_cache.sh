@@ -170,6 +170,14 @@ is "$AUTH" PAM_AUTHINFO_UNAVAIL "maintenance 503: a wrong password is refused"
 run_driver --password phone-pass nc bob
 is "$AUTH" PAM_AUTHINFO_UNAVAIL "maintenance 503: a user never seen is refused"
 
+nc_mode nc-throttled
+run_driver --password phone-pass nc alice
+is "$AUTH" PAM_MAXTRIES "429 with a verified password: PAM_MAXTRIES, never stale"
+nc_mode forbidden
+run_driver --password phone-pass nc alice
+is "$AUTH" PAM_AUTHINFO_UNAVAIL "403 with a verified password: refused, never stale"
+unlike "$(module_log)" 'stale' "403: no stale answer"
+
 nc_mode nc-disabled
 run_driver --password phone-pass nc alice
 is "$AUTH" PAM_PERM_DENIED "disabled-account 503: PAM_PERM_DENIED, never stale"

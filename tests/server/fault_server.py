@@ -27,6 +27,10 @@ Modes (what happens after a request's headers have been read):
   nc-disabled      answer Nextcloud's 503 for a disabled account, byte for byte
                    (both measured on Nextcloud 29; Apache cannot send these
                    bodies with a 503 to a PROPFIND)
+  nc-throttled     answer 429 (no Retry-After), as Nextcloud's brute-force block
+  forbidden        answer 403
+                   (these stand in for Nextcloud at a URL that answered 207
+                   before: Apache serves each status at its own URL only)
 
 --port N binds that port instead of a free one (to stand in for another
 server at the same URL).
@@ -63,8 +67,8 @@ BODY_NC_MAINTENANCE = (b'<?xml version="1.0" encoding="utf-8"?>\n'
                        b'</d:error>\n')
 
 
-def answer_503(body):
-    return (b"HTTP/1.1 503 Service Unavailable\r\n"
+def answer_status(line, body):
+    return (b"HTTP/1.1 " + line + b"\r\n"
             b"Content-Type: application/xml; charset=utf-8\r\n"
             b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)) + body
 
@@ -200,9 +204,13 @@ class Conn:
             self.send(head_207(len(BODY_207)))
             self.trickle(BODY_207)
         elif mode == "nc-maintenance":
-            self.send(answer_503(BODY_NC_MAINTENANCE))
+            self.send(answer_status(b"503 Service Unavailable", BODY_NC_MAINTENANCE))
         elif mode == "nc-disabled":
-            self.send(answer_503(BODY_NC_DISABLED))
+            self.send(answer_status(b"503 Service Unavailable", BODY_NC_DISABLED))
+        elif mode == "nc-throttled":
+            self.send(answer_status(b"429 Too Many Requests", b""))
+        elif mode == "forbidden":
+            self.send(answer_status(b"403 Forbidden", b""))
         elif mode == "huge-body":
             self.send(head_207(None))
             chunk = b"x" * 16384
@@ -237,7 +245,7 @@ def write_atomic(path, text):
 def main():
     modes = ["hang", "reset", "garbage", "http09", "slow-headers", "slow-body",
              "huge-body", "close-keepalive", "ok", "mute-idle", "nc-maintenance",
-             "nc-disabled"]
+             "nc-disabled", "nc-throttled", "forbidden"]
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mode", required=True, choices=modes)
     p.add_argument("--port-file", required=True)

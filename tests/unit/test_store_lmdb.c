@@ -560,56 +560,94 @@ static void test_full_map_evicts(void **state)
 
 /* ---- corruption ---- */
 
-/* A garbage data file, a truncated one, garbage inner pages: errors, never a crash. */
-static void test_corrupt_files(void **state)
+/* Small records written on into a full 1 MiB map: no error, and most of what fits stays. */
+static void test_full_map_keeps_most(void **state)
 {
-    char path[PATH_MAX], file[PATH_MAX + 32], key[32], value[HB_STORE_VALUE_MAX + 1];
-    static uint8_t garbage[1 << 16];
     struct hb_store *s;
+    char key[32];
+    uint8_t payload[60];
+    struct scan_result r;
+    int peak = 0;
 
     (void) state;
-    /* Garbage instead of a data file. */
-    snprintf(path, sizeof(path), "%s/garbage", base);
-    assert_int_equal(mkdir(path, 0700), 0);
-    memset(garbage, 0xa5, sizeof(garbage));
-    snprintf(file, sizeof(file), "%s/data.mdb", path);
-    write_file(file, garbage, sizeof(garbage), 0600);
-    refused(path, "mdb_env_open");
-
-    /* A data file cut short of the pages it counts. */
+    hb_store_lmdb_set_map_size((size_t) 1 << 20);
     s = acquire();
+    memset(payload, 'p', sizeof(payload));
+    for (int i = 0; i < 30000; i++) {
+        snprintf(key, sizeof(key), "c%08x", (unsigned) i * 2654435761u);
+        if (put_bytes(s, key, payload, sizeof(payload), 100000 + i) != HB_STORE_OK)
+            fail_msg("put %d: %s", i, err);
+        if (i % 1000 == 999) {
+            memset(&r, 0, sizeof(r));
+            expect(scan(s, "c", &r), HB_STORE_OK);
+            if (r.calls < peak / 2)
+                fail_msg("after %d writes, %d records left of %d at most", i + 1, r.calls, peak);
+            peak = r.calls > peak ? r.calls : peak;
+        }
+    }
+    assert_true(peak < 30000);   /* the map did fill */
+    release();
+}
+
+static uint8_t garbage[1 << 16];
+
+/* A store at path (closed again) holding 300 records of 500 bytes. */
+static void fill_store(const char *path)
+{
+    char key[32];
+    struct hb_store *s = acquire_at(path);
+
+    if (s == NULL)
+        fail_msg("%s", err);
     for (int i = 0; i < 300; i++) {
         snprintf(key, sizeof(key), "key%d", i);
         expect(put_bytes(s, key, garbage, 500, 3600), HB_STORE_OK);
     }
     release();
     switch_away();
+}
+
+/* Overwrite every page of path/data.mdb after the two meta pages with garbage. */
+static void scribble_inner_pages(const char *path)
+{
+    char file[PATH_MAX + 32];
+    struct stat st;
+    int fd;
+
+    snprintf(file, sizeof(file), "%s/data.mdb", path);
+    fd = open(file, O_WRONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    for (off_t at = 2 * 4096; at < st.st_size; at += sizeof(garbage))
+        assert_true(pwrite(fd, garbage, sizeof(garbage), at) > 0);
+    close(fd);
+}
+
+/* A garbage data file, a truncated one, garbage inner pages: errors, never a crash. */
+static void test_corrupt_files(void **state)
+{
+    char path[PATH_MAX], file[PATH_MAX + 32], value[HB_STORE_VALUE_MAX + 1];
+    struct hb_store *s;
+
+    (void) state;
+    memset(garbage, 0xa5, sizeof(garbage));
+    /* Garbage instead of a data file. */
+    snprintf(path, sizeof(path), "%s/garbage", base);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(file, sizeof(file), "%s/data.mdb", path);
+    write_file(file, garbage, sizeof(garbage), 0600);
+    refused(path, "mdb_env_open");
+
+    /* A data file cut short of the pages it counts. */
+    fill_store(dir);
     snprintf(file, sizeof(file), "%s/data.mdb", dir);
     assert_int_equal(truncate(file, 3 * 4096), 0);
     refused(dir, "data.mdb is shorter than its pages");
 
     /* Garbage over every page but the two meta pages: errors, no crash. */
     snprintf(path, sizeof(path), "%s/inner", base);
-    s = acquire_at(path);
-    assert_non_null(s);
-    for (int i = 0; i < 300; i++) {
-        snprintf(key, sizeof(key), "key%d", i);
-        expect(put_bytes(s, key, garbage, 500, 3600), HB_STORE_OK);
-    }
-    release();
-    switch_away();
-    {
-        int fd;
-        struct stat st;
-
-        snprintf(file, sizeof(file), "%s/data.mdb", path);
-        fd = open(file, O_WRONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(fstat(fd, &st), 0);
-        for (off_t at = 2 * 4096; at < st.st_size; at += sizeof(garbage))
-            assert_true(pwrite(fd, garbage, sizeof(garbage), at) > 0);
-        close(fd);
-    }
+    fill_store(path);
+    scribble_inner_pages(path);
     s = acquire_at(path);
     if (s == NULL)
         fail_msg("%s", err);
@@ -1012,6 +1050,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_unsafe_dirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_unsafe_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_map_evicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_map_keeps_most, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_record_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_lock_timeout, setup, teardown),
