@@ -296,16 +296,18 @@ stop_webdav() { bash "$WEBDAV_SH" stop "$_WD" >/dev/null 2>&1; }
 # start_fault MODE: tests/server/fault_server.py over TLS with the WebDAV
 # server's certificate (so the same cafile applies).  Sets FAULT_PORT,
 # FAULT_PID, FAULT_LOG (one line per request).  FAULT_BIND_PORT=N binds
-# port N (to stand in for the stopped WebDAV server at its URL).
+# port N (to stand in for the stopped WebDAV server at its URL).  Further
+# arguments are passed on (e.g. --users FILE for nc-throttle).
 _FAULT_N=0
 start_fault() {
-    local d i
+    local d i mode=$1
+    shift
     _FAULT_N=$((_FAULT_N + 1))
-    d=$T/fault-$_FAULT_N-$1
+    d=$T/fault-$_FAULT_N-$mode
     mkdir -p "$d"
-    "$PYTHON" "$FAULT_PY" --mode "$1" --port-file "$d/port" --pid-file "$d/pid" \
+    "$PYTHON" "$FAULT_PY" --mode "$mode" --port-file "$d/port" --pid-file "$d/pid" \
         --tls "$_WD/server.pem" "$_WD/server.key" --log "$d/requests.log" --lifetime 600 \
-        --port "${FAULT_BIND_PORT:-0}" >"$d/out.log" 2>&1 &
+        --port "${FAULT_BIND_PORT:-0}" "$@" >"$d/out.log" 2>&1 &
     _PIDS+=($!)
     FAULT_PID=$!
     FAULT_LOG=$d/requests.log
@@ -315,7 +317,7 @@ start_fault() {
         sleep 0.05
     done
     FAULT_PORT=$(cat "$d/port" 2>/dev/null)
-    [ -n "$FAULT_PORT" ] || bail_out "fault_server.py --mode $1 did not start: $(cat "$d/out.log")"
+    [ -n "$FAULT_PORT" ] || bail_out "fault_server.py --mode $mode did not start: $(cat "$d/out.log")"
 }
 stop_fault() { kill "$FAULT_PID" 2>/dev/null; wait "$FAULT_PID" 2>/dev/null; return 0; }
 
