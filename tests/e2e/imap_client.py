@@ -17,10 +17,11 @@
         auth-worker children of Dovecot master PID and their number of open
         file descriptors (/proc/PID/fd).  Prints one JSON summary.
 
-    imap_client.py many --port P --logins FILE [--threads C]
+    imap_client.py many --port P --logins FILE [--threads C] [--interval S]
         The logins of FILE ("source<TAB>user<TAB>password" per line, one
         login each), run by C threads at once (default 4), each login on
-        its own connection from its source address.  Prints one JSON
+        its own connection from its source address; with --interval S,
+        login i starts no earlier than i*S seconds in.  Prints one JSON
         summary: "ok", "refused", "errors", "seconds" (wall time of all),
         "results" (per login, in FILE's order: source, user, ok, ms,
         response), and "ms" percentiles p50/p95/p99/max of the OK logins.
@@ -215,8 +216,14 @@ def cmd_many(a):
             if line and not line.startswith("#"):
                 jobs.append(line.split("\t", 2))
     start = time.monotonic()
+
+    def run(ij):
+        i, job = ij
+        # --interval: login i starts no earlier than i * interval s after the start
+        time.sleep(max(0.0, start + i * a.interval - time.monotonic()))
+        return one_login(a.host, a.port, a.timeout, *job)
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.threads) as pool:
-        done = list(pool.map(lambda j: one_login(a.host, a.port, a.timeout, *j), jobs))
+        done = list(pool.map(run, enumerate(jobs)))
     out = {"seconds": round(time.monotonic() - start, 3), "results": []}
     for (source, user, _), (typ, resp, ms) in zip(jobs, done):
         out["results"].append({"source": source, "user": user, "ok": typ == "OK", "ms": ms,
@@ -251,6 +258,7 @@ def main():
     s = sub.choices["many"]
     s.add_argument("--logins", required=True)
     s.add_argument("--threads", type=int, default=4)
+    s.add_argument("--interval", type=float, default=0)
     a = p.parse_args()
     return {"login": cmd_login, "bulk": cmd_bulk, "many": cmd_many}[a.cmd](a)
 

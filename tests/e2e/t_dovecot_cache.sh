@@ -58,7 +58,7 @@ RETRY=4
 
 # slog / slog_mark: the module's syslog lines (PRIORITY MESSAGE) since the mark
 slog_mark() { log_mark "$SYSLOG_LOG"; }
-slog() { log_new "$SYSLOG_LOG" | grep 'pam_httpbasic'; }
+slog() { log_new "$SYSLOG_LOG" | grep -F "($PAM_SERVICE:"; }
 # slog_wait N: until N new decision lines ("auth ...") are there (up to 5 s)
 slog_wait() {
     local i
@@ -99,7 +99,7 @@ login --user bob --password "$BOB_PW"
 is "$OK" True "server up: bob logs in"
 is "$(wlog | grep -c 'method=PROPFIND')" 2 "server up: both logins asked the server (cache_fresh is off)"
 slog_wait 2
-like "$(slog)" '^6 .*pam_httpbasic\([^)]*\): auth ok: user=alice .*status=207 .*cache=miss$' \
+like "$(slog)" "^6 .*\\($PAM_SERVICE:auth\\): auth ok: user=alice .*status=207 .*cache=miss\$" \
     "module log (private /dev/log): 'auth ok: user=alice ... status=207 ... cache=miss'"
 ok "[ -s '$STORE/data.mdb' ]" "the auth workers wrote the store ($STORE/data.mdb)"
 ok "! grep -aq -- '$ALICE_PW' '$STORE/data.mdb' && ! grep -aq alice '$STORE/data.mdb'" \
