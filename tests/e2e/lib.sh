@@ -126,6 +126,8 @@ _PAM_SERVICE=     # /etc/pam.d file we wrote
 _SLAPD_PIDFILE=
 _DOVECOT_PIDFILE=
 _SYSLOG_PIDFILE=
+_EXTRA_PIDFILES=()   # pid files of further daemons (a second Dovecot, its syslog sink)
+_PAM_EXTRA=()        # further /etc/pam.d files we wrote
 _WD=
 
 make_tmp() {
@@ -150,8 +152,11 @@ _stop_pidfile() { # PIDFILE NAME: TERM the pid in PIDFILE, wait, KILL if needed
 }
 
 _cleanup() {
-    local rc=$? pid
+    local rc=$? pid pf
     stop_dovecot
+    for pf in "${_EXTRA_PIDFILES[@]}"; do
+        _stop_pidfile "$pf" "daemon of $pf"
+    done
     _stop_pidfile "$_SYSLOG_PIDFILE" syslog_sink
     _stop_pidfile "$_SLAPD_PIDFILE" slapd
     for pid in "${_PIDS[@]}"; do
@@ -163,6 +168,9 @@ _cleanup() {
     if [ -n "$_PAM_SERVICE" ]; then
         rm -f "/etc/pam.d/$_PAM_SERVICE"
     fi
+    for pf in "${_PAM_EXTRA[@]}"; do
+        rm -f "/etc/pam.d/$pf"
+    done
     if [ "$_T_PLANNED" = 0 ] && [ -n "$T" ]; then
         echo "Bail out! the test script stopped early (exit $rc)"
     fi
