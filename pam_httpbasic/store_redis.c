@@ -9,7 +9,10 @@
  * HOST must be an address: hiredis resolves names with a getaddrinfo()
  * that no timeout bounds.  Keys are "pam_httpbasic:" followed by the
  * caller's bytes; values are stored as they are, with a Redis TTL
- * (SET ... EX), so Redis frees expired entries itself.
+ * (SET ... EX), so Redis frees expired entries itself.  update() is an
+ * optimistic transaction (WATCH, GET, the caller's function, MULTI,
+ * SET or DEL, EXEC); an EXEC aborted by a concurrent write is tried again
+ * after a random pause below 2 ms, within the call's deadline.
  *
  * Time: every call (connect, AUTH and SELECT included when it has to
  * connect) gets one deadline, store_timeout from its start; before each
@@ -62,7 +65,8 @@
 #define FULL_KEY_MAX (KEY_PREFIX_LEN + HB_STORE_KEY_MAX)
 #define PATTERN_MAX (2 * FULL_KEY_MAX + 2)
 #define RETRY_MS 1000L           /* no reconnect sooner after a failure */
-#define UPDATE_TRIES 100         /* optimistic transactions per update */
+#define UPDATE_TRIES 1000        /* optimistic transactions per update, within the deadline */
+#define RETRY_PAUSE_US 2000      /* at most this long (random) before trying again */
 #define SCAN_COUNT 100           /* keys asked for per SCAN */
 #define REASON_LEN 160
 #define DB_MAX 1000000L          /* Redis itself refuses what it lacks */
@@ -452,6 +456,14 @@ static int update_once(struct call *call, const uint8_t *k, size_t klen,
     return rc;
 }
 
+/* After a lost race: a random pause below RETRY_PAUSE_US, so that contenders spread out. */
+static void pause_before_retry(unsigned *seed)
+{
+    struct timespec pause = {0, (long) (rand_r(seed) % RETRY_PAUSE_US) * 1000L};
+
+    nanosleep(&pause, NULL);
+}
+
 static int redis_update(void *backend, const uint8_t *key, size_t keylen,
                         hb_store_update_fn fn, void *arg, char *err, size_t errlen)
 {
@@ -463,9 +475,13 @@ static int redis_update(void *backend, const uint8_t *key, size_t keylen,
     call_begin(&call, backend, err, errlen);
     klen = full_key(&call, key, keylen, k);
     if (klen > 0 && ready(&call) == 0) {
-        rc = 1;
-        for (int tries = 0; rc == 1 && tries < UPDATE_TRIES; tries++)
+        unsigned seed = (unsigned) getpid() ^ (unsigned) call.deadline.tv_nsec;
+
+        rc = update_once(&call, k, klen, fn, arg);
+        for (int tries = 1; rc == 1 && tries < UPDATE_TRIES; tries++) {
+            pause_before_retry(&seed);
             rc = update_once(&call, k, klen, fn, arg);
+        }
         if (rc == 1)
             rc = fail(&call, "update", "too many concurrent changes of the key");
     }

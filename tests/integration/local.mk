@@ -10,6 +10,10 @@ tests_integration_pam_driver_LDADD = -lpam
 check_PROGRAMS += tests/integration/host_models
 tests_integration_host_models_SOURCES = tests/integration/host_models.c
 tests_integration_host_models_LDADD = -lpam
+# store_driver: the store interface (store.h) driven line by line.
+check_PROGRAMS += tests/integration/store_driver
+tests_integration_store_driver_SOURCES = tests/integration/store_driver.c
+tests_integration_store_driver_LDADD = libhttpbasic.la
 
 integration_tests = \
 	tests/integration/t_basic.sh \
@@ -22,11 +26,13 @@ integration_tests = \
 	tests/integration/t_hostile.sh \
 	tests/integration/t_host_models.sh \
 	tests/integration/t_fault_suite.sh \
-	tests/integration/t_load.sh
+	tests/integration/t_load.sh \
+	tests/integration/t_store.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \
 	tests/integration/lib.sh \
 	tests/server/webdav.sh \
+	tests/server/redis.sh \
 	tests/server/fault_server.py \
 	tests/run

@@ -48,6 +48,7 @@ make_secrets() {
 
 write_conf() {
     local d=$1
+    touch "$d/redis.conf" && chmod 600 "$d/redis.conf"
     cat >"$d/redis.conf" <<EOF
 bind 127.0.0.1
 port $(cat "$d/port")
@@ -74,7 +75,7 @@ cli() {
 
 start() {
     local d=$1 i
-    mkdir -p "$d/sock.d" || die "cannot create $d"
+    (umask 077; mkdir -p "$d/sock.d") || die "cannot create $d"
     chmod 700 "$d/sock.d"
     [ -s "$d/port" ] || free_port >"$d/port"
     printf '%s\n' "$d/sock.d/redis.sock" >"$d/sock"
