@@ -19,6 +19,7 @@
 #include <security/pam_modules.h>
 
 #include "check.h"
+#include "guard.h"
 #include "options.h"
 #include "validate.h"
 
@@ -171,6 +172,55 @@ static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
                cfg->servers[last->server].host, last->http_status, out->elapsed_ms, servers, error, hint);
 }
 
+/* A store that failed: the guard is skipped for this login (never a refusal). */
+static void log_store_error(pam_handle_t *pamh, const char *err)
+{
+    char escaped[HB_ERROR_LEN];
+
+    hb_log_escape(err, escaped, sizeof(escaped));
+    pam_syslog(pamh, LOG_WARNING, "store unavailable: %s (no guard for this login)", escaped);
+}
+
+/* The brute-force guard before the request: PAM_MAXTRIES when this client address is refused. */
+static int guard_check(pam_handle_t *pamh, const struct hb_config *cfg, const struct login *login)
+{
+    char err[HB_ERROR_LEN] = "";
+    struct hb_store *store;
+    bool blocked = false;
+
+    if (!hb_guard_applies(cfg, login->client_ip))
+        return PAM_SUCCESS;
+    store = hb_store_acquire(cfg, err, sizeof(err));
+    if (store != NULL)
+        blocked = hb_guard_blocked(cfg, store, login->client_ip, err, sizeof(err));
+    hb_store_release(store);
+    if (err[0] != '\0')
+        log_store_error(pamh, err);
+    if (!blocked)
+        return PAM_SUCCESS;
+    pam_syslog(pamh, LOG_NOTICE, "auth refused: user=%s rhost=%s: too many failures from this address"
+               " (guard: %ld in %ld s; no request sent)",
+               login->user_log, login->rhost_log, cfg->guard_failures, cfg->guard_window);
+    return PAM_MAXTRIES;
+}
+
+/* After the request: a wrong password (only that) counts against the client address. */
+static void guard_count(pam_handle_t *pamh, const struct hb_config *cfg, const struct login *login,
+                        enum hb_verdict verdict)
+{
+    char err[HB_ERROR_LEN] = "";
+    struct hb_store *store;
+
+    if (verdict != HB_DENIED || !hb_guard_applies(cfg, login->client_ip))
+        return;
+    store = hb_store_acquire(cfg, err, sizeof(err));
+    if (store != NULL)
+        hb_guard_count_failure(cfg, store, login->client_ip, err, sizeof(err));
+    hb_store_release(store);
+    if (err[0] != '\0')
+        log_store_error(pamh, err);
+}
+
 /* Ask the server about this login and log the answer. */
 static int check_login(pam_handle_t *pamh, const struct hb_config *cfg, const struct login *login)
 {
@@ -187,6 +237,7 @@ static int check_login(pam_handle_t *pamh, const struct hb_config *cfg, const st
                    cfg->server_count);
     hb_check(cfg, &cred, NULL, &out);
     log_decision(pamh, cfg, login, &out);
+    guard_count(pamh, cfg, login, out.verdict);
     return hb_pam_code(out.verdict);
 }
 
@@ -228,6 +279,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     rc = load_config(pamh, argc, argv, &cfg);
     if (rc == PAM_SUCCESS)
         rc = gather_inputs(pamh, &cfg, &login);
+    if (rc == PAM_SUCCESS)
+        rc = guard_check(pamh, &cfg, &login);
     if (rc == PAM_SUCCESS)
         rc = check_login(pamh, &cfg, &login);
     if (rc == PAM_SUCCESS)
