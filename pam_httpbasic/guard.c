@@ -19,20 +19,29 @@
 #define GUARD_TAG 'g'
 #define KEY_LEN (1 + 32)         /* tag + HMAC-SHA-256 */
 #define RECORD_LEN 12            /* window start (8) + count (4) */
-#define CLOCK_SKEW 60            /* s a window may start in the future (another host's clock) */
+#define CLOCK_SKEW_MS 60000L     /* a window may start this far in the future (another host's clock) */
 #define HASH_LABEL "pam_httpbasic guard "
 
 /* One address's failures. */
 struct record {
-    int64_t start;               /* wall clock, s: first counted failure */
+    int64_t start;               /* wall clock, ms since the epoch: first counted failure */
     uint32_t count;
 };
 
 /* What count_one needs: it must depend only on its arguments. */
 struct count_arg {
-    int64_t now;
-    long window;
+    int64_t now;                 /* wall clock, ms */
+    long window;                 /* s */
 };
+
+/* The wall clock in milliseconds since the epoch. */
+static int64_t wall_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 bool hb_guard_applies(const struct hb_config *cfg, const char *ip)
 {
@@ -91,10 +100,10 @@ static bool decode(const uint8_t *value, size_t len, struct record *r)
     return true;
 }
 
-/* True when r's window (start + window) is still running at now. */
+/* True when r's window (start + window seconds) is still running at now (ms). */
 static bool window_open(const struct record *r, int64_t now, long window)
 {
-    return r->start <= now + CLOCK_SKEW && now < r->start + window;
+    return r->start <= now + CLOCK_SKEW_MS && now < r->start + (int64_t) window * 1000;
 }
 
 /* Update function: one more failure in the running window, or the first of a new one. */
@@ -112,7 +121,7 @@ static enum hb_store_action count_one(const uint8_t *old, size_t oldlen, uint8_t
         r.count++;
     encode(&r, out);
     *outlen = RECORD_LEN;
-    *ttl_seconds = (long) (r.start + a->window - a->now);
+    *ttl_seconds = (long) ((r.start + (int64_t) a->window * 1000 - a->now + 999) / 1000);
     if (*ttl_seconds < 1)
         *ttl_seconds = 1;
     return HB_STORE_PUT;
@@ -132,14 +141,14 @@ bool hb_guard_blocked(const struct hb_config *cfg, struct hb_store *store, const
     if (rc == HB_STORE_NOT_FOUND)
         err[0] = '\0';
     return rc == HB_STORE_OK && decode(value, len, &r) && r.count >= (uint32_t) cfg->guard_failures
-           && window_open(&r, (int64_t) time(NULL), cfg->guard_window);
+           && window_open(&r, wall_ms(), cfg->guard_window);
 }
 
 int hb_guard_count_failure(const struct hb_config *cfg, struct hb_store *store, const char *ip,
                            char *err, size_t errlen)
 {
     uint8_t key[KEY_LEN];
-    struct count_arg arg = {(int64_t) time(NULL), cfg->guard_window};
+    struct count_arg arg = {wall_ms(), cfg->guard_window};
 
     err[0] = '\0';
     if (guard_key(cfg, ip, key, err, errlen) != 0

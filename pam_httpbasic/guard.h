@@ -12,8 +12,9 @@
  *
  * Record: key 'g' + HMAC-SHA-256(secret_file, "pam_httpbasic guard " + IP)
  * (the IP is never stored in clear); value 12 bytes: window start (wall
- * clock, seconds, 8 bytes little-endian) and count (4 bytes LE); TTL the
- * rest of the window.  Hosts sharing a store must have synchronised clocks.
+ * clock, milliseconds since the epoch, 8 bytes little-endian) and count
+ * (4 bytes LE); TTL the rest of the window, rounded up to a second.  Hosts
+ * sharing a store must have synchronised clocks.
  */
 #ifndef HB_GUARD_H
 #define HB_GUARD_H

@@ -27,9 +27,11 @@
  * Redis that is down or hung costs one store_timeout per second per
  * process, and a Redis restart costs only what it held.
  *
- * Descriptors and signals: the socket is made close-on-exec right after
- * connect (hiredis 0.14 does not; a fork+exec in another thread between
- * socket() and that fcntl() can still inherit it).  hiredis writes with
+ * Descriptors and signals: this file opens and connects the socket itself
+ * (SOCK_CLOEXEC, so no exec ever inherits it; a non-blocking connect
+ * bounded by the deadline; no name lookup) and hands it to hiredis with
+ * redisConnectFd(); hiredis 0.14 would open it without close-on-exec and
+ * resolve with an unbounded getaddrinfo().  hiredis writes with
  * write(), so SIGPIPE is blocked in the calling thread during each call
  * and one it caused is consumed before the mask is restored; no handler
  * is installed.  The AUTH command is written by this file, from a buffer
@@ -51,6 +53,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -59,6 +64,7 @@
 #include <hiredis/hiredis.h>
 
 #include "files.h"
+#include "validate.h"
 
 #define KEY_PREFIX "pam_httpbasic:"
 #define KEY_PREFIX_LEN (sizeof(KEY_PREFIX) - 1)
@@ -73,9 +79,8 @@
 
 struct redis_store {
     redisContext *c;             /* NULL while not connected */
-    char *host;                  /* TCP: address literal; NULL for a socket */
-    int port;
-    char *path;                  /* unix socket; NULL for TCP */
+    struct sockaddr_storage addr; /* where Redis listens: IPv4, IPv6 or unix */
+    socklen_t addrlen;
     long db;
     char *auth_file;             /* NULL: no AUTH */
     long timeout_ms;
@@ -95,12 +100,25 @@ struct call {
     bool pipe_was_pending;
 };
 
+/* Milliseconds from one CLOCK_MONOTONIC time to another (negative when to is earlier). */
 static long ms_between(const struct timespec *from, const struct timespec *to)
 {
     return (to->tv_sec - from->tv_sec) * 1000L + (to->tv_nsec - from->tv_nsec) / 1000000L;
 }
 
-/* Start a call: deadline timeout_ms from now, SIGPIPE blocked in this thread. */
+/* (Re)start the call's deadline: store_timeout from now (scan: one per round trip). */
+static void call_renew(struct call *call)
+{
+    clock_gettime(CLOCK_MONOTONIC, &call->deadline);
+    call->deadline.tv_sec += call->rs->timeout_ms / 1000;
+    call->deadline.tv_nsec += (call->rs->timeout_ms % 1000) * 1000000L;
+    if (call->deadline.tv_nsec >= 1000000000L) {
+        call->deadline.tv_sec++;
+        call->deadline.tv_nsec -= 1000000000L;
+    }
+}
+
+/* Start a call: deadline store_timeout from now, SIGPIPE blocked in this thread. */
 static void call_begin(struct call *call, struct redis_store *rs, char *err, size_t errlen)
 {
     sigset_t pipe_set, pending;
@@ -109,13 +127,7 @@ static void call_begin(struct call *call, struct redis_store *rs, char *err, siz
     call->err = err;
     call->errlen = errlen;
     err[0] = '\0';
-    clock_gettime(CLOCK_MONOTONIC, &call->deadline);
-    call->deadline.tv_sec += rs->timeout_ms / 1000;
-    call->deadline.tv_nsec += (rs->timeout_ms % 1000) * 1000000L;
-    if (call->deadline.tv_nsec >= 1000000000L) {
-        call->deadline.tv_sec++;
-        call->deadline.tv_nsec -= 1000000000L;
-    }
+    call_renew(call);
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
     sigemptyset(&pending);
@@ -136,18 +148,6 @@ static void call_end(struct call *call)
         while (sigtimedwait(&pipe_set, NULL, &no_wait) == SIGPIPE)
             ;
     pthread_sigmask(SIG_SETMASK, &call->old_mask, NULL);
-}
-
-/* Restart the call's deadline (scan: one store_timeout per round trip). */
-static void call_renew(struct call *call)
-{
-    clock_gettime(CLOCK_MONOTONIC, &call->deadline);
-    call->deadline.tv_sec += call->rs->timeout_ms / 1000;
-    call->deadline.tv_nsec += (call->rs->timeout_ms % 1000) * 1000000L;
-    if (call->deadline.tv_nsec >= 1000000000L) {
-        call->deadline.tv_sec++;
-        call->deadline.tv_nsec -= 1000000000L;
-    }
 }
 
 /*
@@ -316,27 +316,71 @@ static int authenticate(struct call *call)
     return rc == 0 ? expect_status(call, "AUTH") : -1;
 }
 
-/* Connect, make the socket close-on-exec, keepalive, AUTH, SELECT; -1 failed. */
+/* Wait until the non-blocking connect on fd finished or the call's deadline; 0 or an errno. */
+static int wait_connected(struct call *call, int fd)
+{
+    struct pollfd pfd = {fd, POLLOUT, 0};
+    struct timespec now;
+    int rc, error = 0;
+    socklen_t len = sizeof(error);
+
+    do {
+        long left;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left = ms_between(&now, &call->deadline);
+        rc = poll(&pfd, 1, left > 0 ? (int) left : 0);
+    } while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return errno;
+    if (rc == 0)
+        return ETIMEDOUT;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0)
+        return errno;
+    return error;
+}
+
+/*
+ * A blocking socket connected to Redis within the call's deadline, made
+ * close-on-exec atomically (SOCK_CLOEXEC); -1 (call failed) otherwise.
+ */
+static int open_socket(struct call *call)
+{
+    struct redis_store *rs = call->rs;
+    int fd = socket(rs->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int error = 0, one = 1;
+
+    if (fd < 0)
+        return fail(call, "connect", strerror(errno));
+    if (connect(fd, (const struct sockaddr *) &rs->addr, rs->addrlen) != 0)
+        error = errno == EINPROGRESS ? wait_connected(call, fd) : errno;
+    if (error == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+        error = errno;
+    if (error == 0 && rs->addr.ss_family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (error != 0) {
+        close(fd);
+        return fail(call, "connect", error == ETIMEDOUT ? "timed out" : strerror(error));
+    }
+    return fd;
+}
+
+/* Connect, keepalive (TCP), AUTH, SELECT; -1 failed. */
 static int connect_store(struct call *call)
 {
     struct redis_store *rs = call->rs;
-    struct timespec now;
-    struct timeval tv;
-    long left;
+    int fd = open_socket(call);
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    left = ms_between(&now, &call->deadline);
-    tv.tv_sec = left / 1000;
-    tv.tv_usec = (left % 1000) * 1000;
-    rs->c = rs->host != NULL ? redisConnectWithTimeout(rs->host, rs->port, tv)
-                             : redisConnectUnixWithTimeout(rs->path, tv);
-    if (rs->c == NULL)
+    if (fd < 0)
+        return -1;
+    rs->c = redisConnectFd(fd);
+    if (rs->c == NULL) {
+        close(fd);
         return fail(call, "connect", "out of memory");
-    if (rs->c->fd >= 0 && fcntl(rs->c->fd, F_SETFD, FD_CLOEXEC) != 0)
-        return fail(call, "connect", strerror(errno));
+    }
     if (rs->c->err != 0)
         return fail(call, "connect", rs->c->errstr);
-    if (rs->host != NULL && redisEnableKeepAlive(rs->c) != REDIS_OK)
+    if (rs->addr.ss_family != AF_UNIX && redisEnableKeepAlive(rs->c) != REDIS_OK)
         return fail(call, "keepalive", rs->c->errstr);
     if (authenticate(call) != 0)
         return -1;
@@ -593,42 +637,53 @@ static const char *parse_number(const char *s, long max, long *out)
     return s;
 }
 
-/* "redis://HOST[:PORT][/DB]": HOST an IPv4 literal or a bracketed IPv6 literal. */
+/* "redis://ADDRESS[:PORT][/DB]": ADDRESS an IPv4 literal or a bracketed IPv6 literal. */
 static int parse_tcp(struct redis_store *rs, const char *s)
 {
-    unsigned char addr[16];
+    struct sockaddr_in *in = (struct sockaddr_in *) &rs->addr;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &rs->addr;
     const char *end = s[0] == '[' ? strchr(s, ']') : s + strcspn(s, ":/");
+    char host[HB_IP_BUF];
     long port = 6379;
-    char *host;
+    size_t len = end == NULL ? 0 : (size_t) (end - s) - (s[0] == '[');
 
-    if (end == NULL)
+    if (end == NULL || len == 0 || len >= sizeof(host))
         return -1;
-    host = s[0] == '[' ? strndup(s + 1, (size_t) (end - s - 1)) : strndup(s, (size_t) (end - s));
-    if (host == NULL || inet_pton(s[0] == '[' ? AF_INET6 : AF_INET, host, addr) != 1) {
-        free(host);
+    memcpy(host, s + (s[0] == '['), len);
+    host[len] = '\0';
+    if (s[0] == '[' ? inet_pton(AF_INET6, host, &in6->sin6_addr) != 1 : inet_pton(AF_INET, host, &in->sin_addr) != 1)
         return -1;
-    }
-    rs->host = host;
+    rs->addr.ss_family = s[0] == '[' ? AF_INET6 : AF_INET;
+    rs->addrlen = s[0] == '[' ? sizeof(*in6) : sizeof(*in);
     s = s[0] == '[' ? end + 1 : end;
     if (*s == ':' && ((s = parse_number(s + 1, 65535, &port)) == NULL || port == 0))
         return -1;
-    rs->port = (int) port;
+    if (rs->addr.ss_family == AF_INET6)
+        in6->sin6_port = htons((uint16_t) port);
+    else
+        in->sin_port = htons((uint16_t) port);
     if (*s == '/' && (s = parse_number(s + 1, DB_MAX, &rs->db)) == NULL)
         return -1;
+    snprintf(rs->where, sizeof(rs->where), rs->addr.ss_family == AF_INET6 ? "redis [%s]:%ld/%ld" : "redis %s:%ld/%ld",
+             host, port, rs->db);
     return *s == '\0' ? 0 : -1;
 }
 
 /* "redis+unix:/PATH[?db=N]". */
 static int parse_unix(struct redis_store *rs, const char *s)
 {
+    struct sockaddr_un *un = (struct sockaddr_un *) &rs->addr;
     size_t len = strcspn(s, "?");
 
-    if (s[0] != '/' || len >= sizeof(((struct sockaddr_un *) NULL)->sun_path)
-        || (rs->path = strndup(s, len)) == NULL)
+    if (s[0] != '/' || len >= sizeof(un->sun_path))
         return -1;
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, s, len);
+    rs->addrlen = sizeof(*un);
     s += len;
     if (strncmp(s, "?db=", 4) == 0 && (s = parse_number(s + 4, DB_MAX, &rs->db)) == NULL)
         return -1;
+    snprintf(rs->where, sizeof(rs->where), "redis unix:%.60s?db=%ld", un->sun_path, rs->db);
     return *s == '\0' ? 0 : -1;
 }
 
@@ -642,16 +697,10 @@ static int parse_name(struct redis_store *rs, const char *name, char *err, size_
         if (rc != 0)
             snprintf(err, errlen, "store: expected redis://ADDRESS[:PORT][/DB] with ADDRESS an IPv4"
                      " or [IPv6] literal (names are not resolved: no timeout bounds a lookup)");
-        else if (strchr(rs->host, ':') != NULL)
-            snprintf(rs->where, sizeof(rs->where), "redis [%s]:%d/%ld", rs->host, rs->port, rs->db);
-        else
-            snprintf(rs->where, sizeof(rs->where), "redis %s:%d/%ld", rs->host, rs->port, rs->db);
     } else if (strncmp(name, "redis+unix:", 11) == 0) {
         rc = parse_unix(rs, name + 11);
         if (rc != 0)
             snprintf(err, errlen, "store: expected redis+unix:/PATH[?db=N] (PATH below 108 bytes)");
-        else
-            snprintf(rs->where, sizeof(rs->where), "redis unix:%.60s?db=%ld", rs->path, rs->db);
     } else {
         snprintf(err, errlen, "store: not a Redis store name");
     }
@@ -665,8 +714,6 @@ static void redis_free(void *backend)
 
     if (rs->c != NULL)
         redisFree(rs->c);
-    free(rs->host);
-    free(rs->path);
     free(rs->auth_file);
     free(rs);
 }

@@ -141,8 +141,17 @@ like "$(run_once "${BASE[@]}" "store=redis://:secret@127.0.0.1:$RD_PORT" -- get 
     "name: a malformed name is refused"
 unlike "$(run_once "${BASE[@]}" "store=redis://:secret@127.0.0.1:$RD_PORT" -- get x)" 'secret@' \
     "name: and not echoed"
-like "$(run_once "${BASE[@]}" "store=redis://127.0.0.1:$(closed_port)" -- get x)" '^error .*connect: Connection refused' \
-    "refused: a closed port is an error"
+out=$(printf 'get x\nget x\nsleep 1100\nget x\n' | "$STORE_DRIVER" "${BASE[@]}" "store=redis://127.0.0.1:$(closed_port)" 2>&1)
+like "$(sed -n 1p <<<"$out")" '^error .*connect: Connection refused' "refused: a closed port is an error"
+like "$(sed -n 2p <<<"$out")" '^error not retried for [0-9]+ ms after: .*Connection refused' \
+    "refused: the open is not retried within 1 s (store.c)"
+like "$(sed -n 4p <<<"$out")" '^error .*connect: Connection refused' "refused: but after 1 s"
+if redis_cli -h ::1 PING >/dev/null 2>&1; then
+    like "$(run_once "${BASE[@]}" "store=redis://[::1]:$RD_PORT" "store_auth_file=$RD/auth-acl" -- put v6 1 60)" '^ok' \
+        "IPv6: redis://[::1]:PORT works"
+else
+    skip "IPv6: redis://[::1]:PORT works" "no IPv6 loopback"
+fi
 
 # --- Redis killed, restarted, hung ---------------------------------------
 for kind in tcp unix; do

@@ -50,7 +50,7 @@ write_conf() {
     local d=$1
     touch "$d/redis.conf" && chmod 600 "$d/redis.conf"
     cat >"$d/redis.conf" <<EOF
-bind 127.0.0.1
+bind 127.0.0.1 -::1
 port $(cat "$d/port")
 unixsocket $d/sock.d/redis.sock
 unixsocketperm 700
