@@ -16,13 +16,17 @@ UNIX_ARGS=("${BASE[@]}" "store=redis+unix:$RD_SOCK?db=2" "store_auth_file=$RD/au
 LMDB_ARGS=("${BASE[@]}" "store=lmdb:$TEST_TMP/lmdb")
 mkdir -p "$TEST_TMP/lmdb"
 
+# Every store_driver run (under $RUN_WRAPPER, e.g. valgrind, when set) adds its
+# stderr to driver-all.err, checked for sanitizer and valgrind reports at the end.
 # drv_start ARG...: a store_driver coprocess; q CMD...: one command, its answer in ANS.
 drv_start() {
-    coproc DRV { exec "$STORE_DRIVER" "$@" 2>"$TEST_TMP/driver.err"; }
+    # shellcheck disable=SC2086
+    coproc DRV { exec ${RUN_WRAPPER:-} "$STORE_DRIVER" "$@" 2>"$TEST_TMP/driver.err"; }
 }
 drv_stop() {
     eval "exec ${DRV[1]}>&-"
     wait "$DRV_PID" 2>/dev/null
+    cat "$TEST_TMP/driver.err" >>"$TEST_TMP/driver-all.err"
 }
 q() {
     ANS=
@@ -36,7 +40,8 @@ run_once() {
     local args=()
     while [ "$1" != -- ]; do args+=("$1"); shift; done
     shift
-    echo "$*" | "$STORE_DRIVER" "${args[@]}" 2>&1
+    # shellcheck disable=SC2086
+    echo "$*" | ${RUN_WRAPPER:-} "$STORE_DRIVER" "${args[@]}" 2>>"$TEST_TMP/driver-all.err"
 }
 
 # The cases every backend must pass the same way.  $1: name, rest: options.
@@ -79,7 +84,7 @@ common_cases() {
     drv_stop
     # concurrency: 4 processes x 500 read-modify-write increments of one counter
     for i in 1 2 3 4; do
-        echo "incr counter 500 120" | "$STORE_DRIVER" "$@" store_timeout=5000 >"$TEST_TMP/incr-$i.out" 2>&1 &
+        echo "incr counter 500 120" | "$STORE_DRIVER" "$@" store_timeout=5000 >"$TEST_TMP/incr-$i.out" 2>>"$TEST_TMP/driver-all.err" &
     done
     wait
     is "$(cat "$TEST_TMP"/incr-*.out | grep -c '^ok')" 4 "$name: 4 processes x 500 increments all succeeded" \
@@ -141,7 +146,7 @@ like "$(run_once "${BASE[@]}" "store=redis://:secret@127.0.0.1:$RD_PORT" -- get 
     "name: a malformed name is refused"
 unlike "$(run_once "${BASE[@]}" "store=redis://:secret@127.0.0.1:$RD_PORT" -- get x)" 'secret@' \
     "name: and not echoed"
-out=$(printf 'get x\nget x\nsleep 1100\nget x\n' | "$STORE_DRIVER" "${BASE[@]}" "store=redis://127.0.0.1:$(closed_port)" 2>&1)
+out=$(printf 'get x\nget x\nsleep 1100\nget x\n' | "$STORE_DRIVER" "${BASE[@]}" "store=redis://127.0.0.1:$(closed_port)" 2>>"$TEST_TMP/driver-all.err")
 like "$(sed -n 1p <<<"$out")" '^error .*connect: Connection refused' "refused: a closed port is an error"
 like "$(sed -n 2p <<<"$out")" '^error not retried for [0-9]+ ms after: .*Connection refused' \
     "refused: the open is not retried within 1 s (store.c)"
@@ -189,5 +194,8 @@ drv_stop
 after=$(redis_cli INFO stats | sed -n 's/^total_connections_received:\([0-9]*\).*/\1/p')
 # the INFO before + the parent + two children
 is "$((after - before))" 4 "fork: one connection for the parent, one per child"
+
+unlike "$(cat "$TEST_TMP/driver-all.err" 2>/dev/null)" '^==[0-9]+==(ERROR|WARNING)|runtime error|^==[0-9]+== (Invalid|Conditional|Use of uninit|[0-9,]+ bytes in [0-9,]+ blocks are definitely)' \
+    "no sanitizer or valgrind report from any store_driver run"
 
 done_testing
