@@ -188,20 +188,19 @@ static int guard_check(pam_handle_t *pamh, const struct hb_config *cfg, const st
     struct hb_store *store;
     bool blocked = false;
 
-    if (!hb_guard_applies(cfg, login->client_ip))
-        return PAM_SUCCESS;
-    store = hb_store_acquire(cfg, err, sizeof(err));
-    if (store != NULL)
-        blocked = hb_guard_blocked(cfg, store, login->client_ip, err, sizeof(err));
-    hb_store_release(store);
+    if (hb_guard_applies(cfg, login->client_ip)) {
+        store = hb_store_acquire(cfg, err, sizeof(err));
+        if (store != NULL)
+            blocked = hb_guard_blocked(cfg, store, login->client_ip, err, sizeof(err));
+        hb_store_release(store);
+    }
     if (err[0] != '\0')
         log_store_error(pamh, err);
-    if (!blocked)
-        return PAM_SUCCESS;
-    pam_syslog(pamh, LOG_NOTICE, "auth refused: user=%s rhost=%s: too many failures from this address"
-               " (guard: %ld in %ld s; no request sent)",
-               login->user_log, login->rhost_log, cfg->guard_failures, cfg->guard_window);
-    return PAM_MAXTRIES;
+    if (blocked)
+        pam_syslog(pamh, LOG_NOTICE, "auth refused: user=%s rhost=%s: too many failures from this address"
+                   " (guard: %ld in %ld s; no request sent)",
+                   login->user_log, login->rhost_log, cfg->guard_failures, cfg->guard_window);
+    return blocked ? PAM_MAXTRIES : PAM_SUCCESS;
 }
 
 /* After the request: a wrong password (only that) counts against the client address. */
@@ -211,12 +210,12 @@ static void guard_count(pam_handle_t *pamh, const struct hb_config *cfg, const s
     char err[HB_ERROR_LEN] = "";
     struct hb_store *store;
 
-    if (verdict != HB_DENIED || !hb_guard_applies(cfg, login->client_ip))
-        return;
-    store = hb_store_acquire(cfg, err, sizeof(err));
-    if (store != NULL)
-        hb_guard_count_failure(cfg, store, login->client_ip, err, sizeof(err));
-    hb_store_release(store);
+    if (verdict == HB_DENIED && hb_guard_applies(cfg, login->client_ip)) {
+        store = hb_store_acquire(cfg, err, sizeof(err));
+        if (store != NULL)
+            hb_guard_count_failure(cfg, store, login->client_ip, err, sizeof(err));
+        hb_store_release(store);
+    }
     if (err[0] != '\0')
         log_store_error(pamh, err);
 }
@@ -264,7 +263,8 @@ static int remember_user(pam_handle_t *pamh, const char *user)
 /*
  * Check user and password against the configured WebDAV URL.
  * Returns PAM_SUCCESS, PAM_AUTH_ERR (wrong password, bad input),
- * PAM_USER_UNKNOWN (unusable user name), PAM_MAXTRIES (throttled),
+ * PAM_USER_UNKNOWN (unusable user name), PAM_MAXTRIES (throttled, or
+ * refused by the brute-force guard without a request),
  * PAM_AUTHINFO_UNAVAIL (no usable answer) or PAM_SERVICE_ERR (config).
  */
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
