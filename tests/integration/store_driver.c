@@ -16,12 +16,14 @@
  *   scan PREFIX             -> "key KEY=VALUE"... then "end N ms=N" | "error ..."
  *   fork CMD...             -> the command's answer, run in a child process
  *   exec-sockets            -> "sockets N": sockets seen by a program this process execs
- *   cloexec                 -> "cloexec N/M": sockets of this process that are close-on-exec
+ *   cloexec                 -> "cloexec N/M": of the M descriptors opened since the driver
+ *                              started (sockets, files), N are close-on-exec
  *   sleep MS                -> "slept"
  * Exit status 0 at end of input, 2 on usage errors.
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,25 +123,41 @@ static int print_key(const uint8_t *key, size_t keylen, const uint8_t *value, si
     return 0;
 }
 
-/* Count the sockets among this process's descriptors, and those close-on-exec. */
-static void count_sockets(int *sockets, int *cloexec)
+#define FD_TRACKED 1024
+static bool open_at_start[FD_TRACKED];   /* descriptors inherited from the caller */
+
+/* Call fn for each descriptor of this process below FD_TRACKED (not the listing's own). */
+static void each_fd(void (*fn)(int fd, void *arg), void *arg)
 {
     DIR *d = opendir("/proc/self/fd");
     struct dirent *e;
 
-    *sockets = *cloexec = 0;
     while (d != NULL && (e = readdir(d)) != NULL) {
         int fd = atoi(e->d_name);
-        struct stat st;
 
-        if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
-            continue;
-        (*sockets)++;
-        if ((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0)
-            (*cloexec)++;
+        if (e->d_name[0] != '.' && fd != dirfd(d) && fd >= 0 && fd < FD_TRACKED)
+            fn(fd, arg);
     }
     if (d != NULL)
         closedir(d);
+}
+
+static void note_start_fd(int fd, void *arg)
+{
+    (void) arg;
+    open_at_start[fd] = true;
+}
+
+/* counts[0]: descriptors opened since the start; counts[1]: those close-on-exec. */
+static void count_new_fd(int fd, void *arg)
+{
+    int *counts = arg;
+
+    if (open_at_start[fd])
+        return;
+    counts[0]++;
+    if ((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0)
+        counts[1]++;
 }
 
 /* Run one store command with the store acquired; prints its answer. */
@@ -222,15 +240,16 @@ static void exec_sockets(void)
 
 static void command(char *words[], int n)
 {
-    int sockets, cloexec;
+    int counts[2];
 
     if (strcmp(words[0], "fork") == 0 && n > 1) {
         in_child(words + 1, n - 1);
     } else if (strcmp(words[0], "exec-sockets") == 0) {
         exec_sockets();
     } else if (strcmp(words[0], "cloexec") == 0) {
-        count_sockets(&sockets, &cloexec);
-        printf("cloexec %d/%d\n", cloexec, sockets);
+        counts[0] = counts[1] = 0;
+        each_fd(count_new_fd, counts);
+        printf("cloexec %d/%d\n", counts[1], counts[0]);
     } else if (strcmp(words[0], "sleep") == 0 && n == 2) {
         usleep((useconds_t) atol(words[1]) * 1000);
         printf("slept\n");
@@ -253,6 +272,7 @@ int main(int argc, char **argv)
         return 2;
     }
     config = &cfg;
+    each_fd(note_start_fd, NULL);
     setvbuf(stdout, NULL, _IOLBF, 0);
     while (fgets(line, sizeof(line), stdin) != NULL) {
         char *words[8], *save = NULL;

@@ -159,7 +159,7 @@ unlike "$(module_log)" 'RIGHT|Alice-App-Pass|wrong' "no password in any log line
 restart_redis
 
 # --- the same on LMDB -------------------------------------------------------
-mkdir -p "$TEST_TMP/lmdb"
+mkdir -m 700 "$TEST_TMP/lmdb"
 write_service probe "url=$WD_URL" "cafile=$WD_CA" "store=lmdb:$TEST_TMP/lmdb" "secret_file=$SECRET" guard_failures=1
 login probe 192.0.2.99 wrong
 if module_log | grep -q 'store unavailable: .*\(stub\|unknown store\)'; then

@@ -14,7 +14,7 @@ BASE=(url=https://127.0.0.1/ "secret_file=$SECRET")
 TCP_ARGS=("${BASE[@]}" "store=redis://127.0.0.1:$RD_PORT" "store_auth_file=$RD/auth-acl")
 UNIX_ARGS=("${BASE[@]}" "store=redis+unix:$RD_SOCK?db=2" "store_auth_file=$RD/auth-default")
 LMDB_ARGS=("${BASE[@]}" "store=lmdb:$TEST_TMP/lmdb")
-mkdir -p "$TEST_TMP/lmdb"
+mkdir -m 700 "$TEST_TMP/lmdb"
 
 # Every store_driver run (under $RUN_WRAPPER, e.g. valgrind, when set) adds its
 # stderr to driver-all.err, checked for sanitizer and valgrind reports at the end.
@@ -77,7 +77,7 @@ common_cases() {
     while [[ $ANS == key* ]]; do read -r -t 10 ANS <&"${DRV[0]}" || break; out+=$'\n'$ANS; done
     is "$(grep -c '^key' <<<"$out")" 5 "$name: scan 'sc' finds the 5 keys starting with sc"
     like "$out" 'key scab=3' "$name: scan gives key and value"
-    q cloexec;                     like "$ANS" '^cloexec ([0-9]+)/\1$' "$name: every socket of the process is close-on-exec ($ANS)"
+    q cloexec;                     like "$ANS" '^cloexec ([1-9][0-9]*)/\1$' "$name: every descriptor the store opened is close-on-exec ($ANS)"
     q exec-sockets;                is "$ANS" "sockets 0" "$name: a program exec'd by the host inherits no socket"
     q fork get scab;               like "$ANS" '^ok 3 ' "$name: a forked child uses the store (its own connection)"
     q get scab;                    like "$ANS" '^ok 3 ' "$name: the parent's store still works after the child exited"
