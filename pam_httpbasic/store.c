@@ -10,11 +10,6 @@
  * store call may take.  In a child forked while the store was open the
  * lock is made anew (pthread_atfork) and the inherited backend is
  * abandoned, never closed, and never used: the child opens its own.
- *
- * A failed open is not tried again within REOPEN_MS for the same store
- * name in the same process (the reason of the failure is given instead),
- * so a Redis that is down or hung costs one store_timeout per second per
- * process, not one per login.
  */
 #include "store.h"
 
@@ -33,22 +28,11 @@ struct hb_store {
     pid_t pid;                   /* process that opened it */
 };
 
-#define REOPEN_MS 1000L          /* no new open sooner after a failed one */
-
-/* The last failed open of this process: which store, when, why. */
-struct open_failure {
-    pid_t pid;
-    char *name;
-    struct timespec at;          /* CLOCK_MONOTONIC */
-    char reason[HB_ERROR_LEN];
-};
-
 /* "redis" matches both redis:// and redis+unix:. */
 static const struct hb_store_ops *const backends[] = {&hb_store_lmdb_ops, &hb_store_redis_ops};
 
 static pthread_mutex_t process_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hb_store *open_store;   /* guarded by process_lock */
-static struct open_failure last_failure;   /* guarded by process_lock */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 /* In a forked child: a fresh lock (another thread may have held it). */
@@ -123,43 +107,6 @@ static struct hb_store *open_new(const struct hb_config *cfg, char *err, size_t 
     return store;
 }
 
-/* Milliseconds since the last failed open of name in this process, or -1 (none). */
-static long since_failed_open(const char *name)
-{
-    struct timespec now;
-
-    if (last_failure.name == NULL || last_failure.pid != getpid() || strcmp(last_failure.name, name) != 0)
-        return -1;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - last_failure.at.tv_sec) * 1000L + (now.tv_nsec - last_failure.at.tv_nsec) / 1000000L;
-}
-
-/* Remember a failed open of name (best effort: without memory, no back-off). */
-static void note_failed_open(const char *name, const char *reason)
-{
-    free(last_failure.name);
-    last_failure.name = strdup(name);
-    last_failure.pid = getpid();
-    clock_gettime(CLOCK_MONOTONIC, &last_failure.at);
-    snprintf(last_failure.reason, sizeof(last_failure.reason), "%s", reason);
-}
-
-/* open_new(), unless the same store failed to open less than REOPEN_MS ago. */
-static struct hb_store *open_or_back_off(const struct hb_config *cfg, char *err, size_t errlen)
-{
-    long since = since_failed_open(cfg->store);
-    struct hb_store *store = NULL;
-
-    if (since >= 0 && since < REOPEN_MS) {
-        snprintf(err, errlen, "not retried for %ld ms after: %s", REOPEN_MS - since, last_failure.reason);
-    } else {
-        store = open_new(cfg, err, errlen);
-        if (store == NULL)
-            note_failed_open(cfg->store, err);
-    }
-    return store;
-}
-
 struct hb_store *hb_store_acquire(const struct hb_config *cfg, char *err, size_t errlen)
 {
     int rc;
@@ -176,7 +123,7 @@ struct hb_store *hb_store_acquire(const struct hb_config *cfg, char *err, size_t
     if (open_store != NULL && (open_store->pid != getpid() || strcmp(open_store->name, cfg->store) != 0))
         drop_open_store();
     if (open_store == NULL)
-        open_store = open_or_back_off(cfg, err, errlen);
+        open_store = open_new(cfg, err, errlen);
     if (open_store == NULL)
         pthread_mutex_unlock(&process_lock);
     return open_store;

@@ -25,7 +25,10 @@
  * short reason; the next call reconnects, but not within RETRY_MS of the
  * failure (calls in between fail at once, naming the last error), so a
  * Redis that is down or hung costs one store_timeout per second per
- * process, and a Redis restart costs only what it held.
+ * process, and a Redis restart costs only what it held.  open() fails
+ * only for a wrong store name: a Redis that cannot be reached at open
+ * gives a backend in that failed state (store.c would otherwise try to
+ * open it again, and wait for it, at every login).
  *
  * Descriptors and signals: this file opens and connects the socket itself
  * (SOCK_CLOEXEC, so no exec ever inherits it; a non-blocking connect
@@ -402,8 +405,8 @@ static int ready(struct call *call)
     clock_gettime(CLOCK_MONOTONIC, &now);
     since = ms_between(&rs->failed_at, &now);
     if (rs->failed && since >= 0 && since < RETRY_MS) {
-        snprintf(call->err, call->errlen, "%s: not retried for %ld ms after: %s",
-                 rs->where, RETRY_MS - since, rs->last_error);
+        snprintf(call->err, call->errlen, "%s: %s (next try in %ld ms)",
+                 rs->where, rs->last_error, RETRY_MS - since);
         return -1;
     }
     return connect_store(call);
@@ -480,8 +483,13 @@ static int update_once(struct call *call, const uint8_t *k, size_t klen,
     action = fn(oldlen > 0 || rc == HB_STORE_OK ? old : NULL, oldlen, out, &outlen, &ttl, arg);
     if (action == HB_STORE_KEEP)
         return append(call, "UNWATCH", "UNWATCH") == 0 ? expect_status(call, "UNWATCH") : -1;
-    if (action == HB_STORE_PUT && (ttl <= 0 || outlen > HB_STORE_VALUE_MAX))
-        return fail(call, "update", "the update function gave no ttl or too long a value");
+    if (action == HB_STORE_PUT && (ttl <= 0 || outlen > HB_STORE_VALUE_MAX)) {
+        /* the caller's mistake, not the connection's: keep it */
+        snprintf(call->err, call->errlen, "%s: update function: bad value length or ttl", call->rs->where);
+        if (append(call, "UNWATCH", "UNWATCH") == 0)
+            expect_status(call, "UNWATCH");   /* a failure there frees the connection */
+        return -1;
+    }
     if (append(call, "MULTI", "MULTI") != 0
         || (action == HB_STORE_PUT ? append(call, "SET", "SET %b %b EX %ld", k, klen, out, outlen, ttl)
                                    : append(call, "DEL", "DEL %b", k, klen)) != 0
@@ -718,30 +726,33 @@ static void redis_free(void *backend)
     free(rs);
 }
 
-/* Parse the name and connect now, so that a wrong address or password shows at once. */
+/*
+ * Parse the name (NULL with err set when it is wrong) and connect.  A
+ * failed connection still gives the backend, in the failed state: its
+ * calls fail at once with the reason until RETRY_MS have passed, so that
+ * store.c, which would open again at every login, does not make each
+ * login wait for a dead or hung Redis.
+ */
 static void *redis_open(const struct hb_config *cfg, char *err, size_t errlen)
 {
     struct redis_store *rs = calloc(1, sizeof(*rs));
     struct call call;
-    int rc = -1;
 
     err[0] = '\0';
     if (rs == NULL) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    rs->timeout_ms = cfg->store_timeout_ms;
-    if (parse_name(rs, cfg->store, err, errlen) == 0
-        && (cfg->store_auth_file == NULL || (rs->auth_file = strdup(cfg->store_auth_file)) != NULL)) {
-        call_begin(&call, rs, err, errlen);
-        rc = connect_store(&call);
-        call_end(&call);
-    } else if (err[0] == '\0') {
-        snprintf(err, errlen, "out of memory");
-    }
-    if (rc != 0) {
+    } else if (parse_name(rs, cfg->store, err, errlen) != 0
+               || (cfg->store_auth_file != NULL && (rs->auth_file = strdup(cfg->store_auth_file)) == NULL)) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "out of memory");
         redis_free(rs);
         rs = NULL;
+    } else {
+        rs->timeout_ms = cfg->store_timeout_ms;
+        call_begin(&call, rs, err, errlen);
+        connect_store(&call);
+        call_end(&call);
+        err[0] = '\0';
     }
     return rs;
 }
