@@ -552,6 +552,7 @@ static int check_store(struct parser *p)
         "secret_file", "store_auth_file", "store_timeout", "cache_fresh", "cache_stale",
         "cache_per_user", "guard_failures", "guard_window", "guard_exempt"};
     const char *store = p->cfg->store;
+    char bad[80];
 
     if (store == NULL) {
         for (size_t i = 0; i < sizeof(needs_store) / sizeof(needs_store[0]); i++)
@@ -566,6 +567,8 @@ static int check_store(struct parser *p)
         return fail(p, "secret_file", "required with store= (openssl rand -hex 32 > FILE; chmod 600 FILE)");
     if (p->cfg->store_auth_file != NULL && strncmp(store, "lmdb:", 5) == 0)
         return fail(p, "store_auth_file", "only for a Redis store");
+    if (p->cfg->guard_exempt != NULL && !hb_address_list_valid(p->cfg->guard_exempt, bad, sizeof(bad)))
+        return fail(p, "guard_exempt", "'%s' is not an address or network (a.b.c.d[/BITS], IPv6[/BITS], comma-separated)", bad);
     return 0;
 }
 

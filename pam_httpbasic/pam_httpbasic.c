@@ -22,6 +22,7 @@
 #include <security/pam_modules.h>
 
 #include "check.h"
+#include "guard.h"
 #include "options.h"
 #include "validate.h"
 
@@ -209,6 +210,54 @@ static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
                cfg->servers[last->server].host, last->http_status, out->elapsed_ms, servers, error, hint);
 }
 
+/* A store that failed: the guard is skipped for this login (never a refusal). */
+static void log_store_error(pam_handle_t *pamh, const char *err)
+{
+    char escaped[HB_ERROR_LEN];
+
+    hb_log_escape(err, escaped, sizeof(escaped));
+    pam_syslog(pamh, LOG_WARNING, "store unavailable: %s (no guard for this login)", escaped);
+}
+
+/* The brute-force guard before the request: PAM_MAXTRIES when this client address is refused. */
+static int guard_check(pam_handle_t *pamh, const struct hb_config *cfg, const struct login *login)
+{
+    char err[HB_ERROR_LEN] = "";
+    struct hb_store *store;
+    bool blocked = false;
+
+    if (hb_guard_applies(cfg, login->client_ip)) {
+        store = hb_store_acquire(cfg, err, sizeof(err));
+        if (store != NULL)
+            blocked = hb_guard_blocked(cfg, store, login->client_ip, err, sizeof(err));
+        hb_store_release(store);
+    }
+    if (err[0] != '\0')
+        log_store_error(pamh, err);
+    if (blocked)
+        pam_syslog(pamh, LOG_NOTICE, "auth refused: user=%s rhost=%s: too many failures from this address"
+                   " (guard: %ld in %ld s; no request sent)",
+                   login->user_log, login->rhost_log, cfg->guard_failures, cfg->guard_window);
+    return blocked ? PAM_MAXTRIES : PAM_SUCCESS;
+}
+
+/* After the request: a wrong password (only that) counts against the client address. */
+static void guard_count(pam_handle_t *pamh, const struct hb_config *cfg, const struct login *login,
+                        enum hb_verdict verdict)
+{
+    char err[HB_ERROR_LEN] = "";
+    struct hb_store *store;
+
+    if (verdict == HB_DENIED && hb_guard_applies(cfg, login->client_ip)) {
+        store = hb_store_acquire(cfg, err, sizeof(err));
+        if (store != NULL)
+            hb_guard_count_failure(cfg, store, login->client_ip, err, sizeof(err));
+        hb_store_release(store);
+    }
+    if (err[0] != '\0')
+        log_store_error(pamh, err);
+}
+
 /* Ask the server about this login and log the answer. */
 static int check_login(pam_handle_t *pamh, const struct hb_config *cfg, const struct login *login)
 {
@@ -228,6 +277,7 @@ static int check_login(pam_handle_t *pamh, const struct hb_config *cfg, const st
     }
     hb_check(cfg, &cred, NULL, &out);
     log_decision(pamh, cfg, login, &out);
+    guard_count(pamh, cfg, login, out.verdict);
     return pam_code(out.verdict);
 }
 
@@ -254,7 +304,8 @@ static int remember_user(pam_handle_t *pamh, const char *key, const char *user)
 /*
  * Check user and password against the configured WebDAV URL.
  * Returns PAM_SUCCESS, PAM_AUTH_ERR (wrong password, bad input),
- * PAM_USER_UNKNOWN (unusable user name), PAM_MAXTRIES (throttled),
+ * PAM_USER_UNKNOWN (unusable user name), PAM_MAXTRIES (throttled, or
+ * refused by the brute-force guard without a request),
  * PAM_AUTHINFO_UNAVAIL (no usable answer) or PAM_SERVICE_ERR (config).
  */
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -271,6 +322,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     rc = load_config(pamh, argc, argv, &cfg);
     if (rc == PAM_SUCCESS)
         rc = gather_inputs(pamh, &cfg, &login);
+    if (rc == PAM_SUCCESS)
+        rc = guard_check(pamh, &cfg, &login);
     if (rc == PAM_SUCCESS)
         rc = check_login(pamh, &cfg, &login);
     if (rc == PAM_SUCCESS)
