@@ -235,9 +235,9 @@ static int read_password(int fd, char *buf, size_t size)
         quiet = saved;
         quiet.c_lflag &= ~(tcflag_t) ECHO;
         quiet.c_lflag |= ECHONL;
+        tcsetattr(fd, TCSAFLUSH, &quiet);    /* before the prompt: nothing typed after it is lost */
         fputs("Password: ", stderr);
         fflush(stderr);
-        tcsetattr(fd, TCSAFLUSH, &quiet);
     }
     while (read(fd, &c, 1) == 1 && c != '\n') {
         if (len + 1 < size)
@@ -248,7 +248,7 @@ static int read_password(int fd, char *buf, size_t size)
     buf[len] = '\0';
     c = 0;
     if (tty)
-        tcsetattr(fd, TCSAFLUSH, &saved);
+        tcsetattr(fd, TCSANOW, &saved);
     return rc;
 }
 

@@ -22,7 +22,8 @@ integration_tests = \
 	tests/integration/t_hostile.sh \
 	tests/integration/t_host_models.sh \
 	tests/integration/t_fault_suite.sh \
-	tests/integration/t_load.sh
+	tests/integration/t_load.sh \
+	tests/integration/t_ctl.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \
