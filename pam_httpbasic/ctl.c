@@ -120,9 +120,18 @@ static bool is_this_module(const char *path)
     return strcmp(base, "pam_httpbasic.so") == 0 || strcmp(base, "pam_httpbasic") == 0;
 }
 
+/* True for a pam.d type whose module function reads the options ("auth", "-auth"). */
+static bool reads_options(const char *type)
+{
+    return strcmp(type + (type[0] == '-'), "auth") == 0;
+}
+
 /*
  * Check one logical pam.d line (comment already removed): when it loads
  * this module, print it and its settings.  Adds to *found; returns 0 or 1.
+ * The arguments are parsed as the module parses them, without a default:
+ * an auth line without any is an error there too.  account, password and
+ * session read no options: such a line without arguments is fine.
  */
 static int check_service_line(const char *file, unsigned number, char *line, unsigned *found)
 {
@@ -131,7 +140,9 @@ static int check_service_line(const char *file, unsigned number, char *line, uns
     char *type = next_token(&cursor, false);
     char *control = next_token(&cursor, false);
     char *module = next_token(&cursor, false);
-    int count = 0, rc;
+    struct hb_config cfg;
+    char err[HB_ERROR_LEN];
+    int count = 0, rc = 0;
 
     if (type == NULL || control == NULL || module == NULL || type[0] == '@' || !is_this_module(module))
         return 0;
@@ -139,11 +150,14 @@ static int check_service_line(const char *file, unsigned number, char *line, uns
         count++;
     (*found)++;
     printf("%s:%u: %s %s %s\n", file, number, type, control, module);
-    if (count == 0) {
-        fprintf(stderr, "%s:%u: config error: no arguments (url=... or config=FILE)\n", file, number);
-        return 1;
+    if (count > 0 || reads_options(type)) {
+        rc = hb_config_load(&cfg, count, args, err, sizeof(err)) == 0 ? 0 : 1;
+        if (rc == 0)
+            hb_config_describe(&cfg, print_setting, &(const char *) {"    "});
+        else
+            fprintf(stderr, "%s:%u: config error: %s\n", file, number, err);
+        hb_config_free(&cfg);
     }
-    rc = check_args(count, args, "    ");
     printf("%s:%u: %s\n", file, number, rc == 0 ? "ok" : "config error");
     return rc;
 }

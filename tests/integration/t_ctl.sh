@@ -90,10 +90,11 @@ auth    required pam_httpbasic.so url=$WD_URL cafile=$WD_CA [forward_header=X-Re
 account required /usr/lib/x86_64-linux-gnu/security/pam_httpbasic.so \\
         url=$WD_URL timeout=2000
 -session optional pam_httpbasic.so config=$TEST_TMP/good.conf
+account required pam_httpbasic.so
 EOF
 ctl check --service mail --service-dir "$TEST_TMP/pam.d"
-is "$RC" 0 "check --service: three valid lines exit 0"
-is "$(grep -c '^/.*/pam.d/mail:[0-9]*: ok$' "$OUT")" 3 "check --service: three lines reported ok"
+is "$RC" 0 "check --service: four valid lines exit 0"
+is "$(grep -c '^/.*/pam.d/mail:[0-9]*: ok$' "$OUT")" 4 "check --service: four lines reported ok"
 like "$TEXT" 'pam\.d/mail:3: auth required pam_httpbasic\.so' "check --service: line 3 (bare name) with its number"
 like "$TEXT" 'pam\.d/mail:4: account required /usr/lib/.*/pam_httpbasic\.so' "check --service: line 4 (path, continued) with its number"
 like "$TEXT" 'pam\.d/mail:6: -session' "check --service: line 6 (-session)"
@@ -102,8 +103,13 @@ like "$TEXT" '^    timeout = 2000$' "check --service: the continued line's argum
 echo "auth required pam_httpbasic.so url=$WD_URL timeout=soon" >>"$TEST_TMP/pam.d/mail"
 ctl check --service mail --service-dir "$TEST_TMP/pam.d"
 is "$RC" 1 "check --service: one bad line exits 1"
-like "$TEXT" 'pam\.d/mail:7: config error' "check --service: the bad line is named by its number"
+like "$TEXT" 'pam\.d/mail:7: account required pam_httpbasic\.so' "check --service: an account line needs no arguments"
+like "$TEXT" 'pam\.d/mail:8: config error' "check --service: the bad line is named by its number"
 like "$TEXT" 'timeout: "soon" is not a number' "check --service: with the module's error text"
+echo "auth required pam_httpbasic.so" >"$TEST_TMP/pam.d/no-args"
+ctl check --service no-args --service-dir "$TEST_TMP/pam.d"
+is "$RC" 1 "check --service: an auth line without arguments is an error, as in the module"
+like "$TEXT" 'no-args:1: config error: .*url: missing' "check --service: no default config for a pam.d line"
 echo "auth required pam_unix.so" >"$TEST_TMP/pam.d/other-svc"
 ctl check --service other-svc --service-dir "$TEST_TMP/pam.d"
 is "$RC" 1 "check --service: a service without the module exits 1"
