@@ -179,8 +179,9 @@ static bool read_logical_line(FILE *fp, char *line, size_t size, unsigned *numbe
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         more = len > 0 && line[len - 1] == '\\' && len + 1 < size;
-        used = more ? len - 1 : len;
-        line[used] = more ? ' ' : '\0';
+        if (more)
+            line[len - 1] = ' ';    /* the backslash-newline separates words */
+        used = len;
     }
     line[strcspn(line, "#")] = '\0';
     return any;

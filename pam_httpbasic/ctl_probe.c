@@ -301,6 +301,8 @@ static long request(struct probe *p, const char *url, const char *method, struct
         rc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
         if (rc == CURLE_OK && strcmp(method, "GET") != 0)
             rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+        if (rc == CURLE_OK && strcmp(method, "HEAD") == 0)
+            rc = curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
         if (rc == CURLE_OK)
             rc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, see_header);
         if (rc == CURLE_OK)

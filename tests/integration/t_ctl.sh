@@ -87,8 +87,8 @@ cat >"$TEST_TMP/pam.d/mail" <<EOF
 # a comment naming pam_httpbasic.so url=broken
 auth    [success=1 default=ignore] pam_unix.so nullok
 auth    required pam_httpbasic.so url=$WD_URL cafile=$WD_CA [forward_header=X-Real-IP]
-account required /usr/lib/x86_64-linux-gnu/security/pam_httpbasic.so \\
-        url=$WD_URL timeout=2000
+account required /usr/lib/x86_64-linux-gnu/security/pam_httpbasic.so url=$WD_URL\\
+timeout=2000
 -session optional pam_httpbasic.so config=$TEST_TMP/good.conf
 account required pam_httpbasic.so
 EOF
