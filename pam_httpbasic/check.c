@@ -1,31 +1,54 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check.c - one PROPFIND with Basic auth, through libcurl.
  *
- * Threading and processes: libcurl's global state is initialised once
- * (pthread_once) and never cleaned up, since the module stays loaded for
- * the life of the process.  One idle easy handle is kept between checks so
- * that the next login in the same process reuses its open connection and
- * TLS session.  A check takes that handle if it is free (trylock: never
- * waits, never deadlocks, even in a child forked while another thread held
- * the lock), otherwise it makes its own; so threads never share a handle.
- * A process forked after a login drops the parent's handle without
- * touching it (closing it would shut down the parent's TLS connection) and
- * starts fresh.  Nothing tied to a user is kept: curl_easy_reset() clears
- * credentials and headers, and the cookie engine is never enabled.
+ * What stays in the host between logins, and why it is safe:
+ * - libcurl's global state, initialised once (pthread_once) and never
+ *   cleaned up (the module is never unloaded).  When the module is the
+ *   first in the process to initialise libcurl it installs an allocator
+ *   that wipes every block libcurl frees, so a request buffer that held
+ *   the Authorization header leaves no copy behind.  In a setuid/setgid
+ *   process (AT_SECURE) with SSLKEYLOGFILE set, libcurl would write TLS
+ *   secrets to a file the caller names: the module then refuses to
+ *   initialise libcurl at all and every login is unavailable.
+ * - one connection pool per process: a CURLSH share of connections, DNS
+ *   and TLS sessions.  Each check uses a fresh easy handle, cleaned up at
+ *   its end, so no credential outlives the check in a handle; only the
+ *   open connections stay, for the next login.  libcurl reuses a
+ *   connection only for the same host, port, proxy and TLS settings
+ *   (verification, CA, pinned key, client certificate).  A process forked
+ *   after a login forgets the parent's pool without touching it and makes
+ *   its own.  Sockets are opened close-on-exec and with TCP keepalive;
+ *   a connection idle for more than MAX_IDLE_S seconds is not reused.
+ * - the module builds the Authorization header itself and wipes its own
+ *   copies (never CURLOPT_USERNAME/PASSWORD, which a handle keeps).
+ * Threads: the pool's locks are per lock kind; a check never waits for
+ * the pool registry (trylock), it then works without reuse.
  */
 #include "check.h"
 #include "health.h"
 
+#include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <security/_pam_types.h>
+
+#define MAX_IDLE_S 30L           /* an idle connection older than this is not reused */
+#define KEEPALIVE_IDLE_S 10L     /* TCP keepalive: first probe after this idle time */
+#define KEEPALIVE_INTERVAL_S 5L
+#define KEEPALIVE_PROBES 3
+#define DISABLED_MARK "OC\\User\\LoginException: Account disabled"
 
 static const char propfind_body[] =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
@@ -34,6 +57,8 @@ static const char propfind_body[] =
 struct body_sink {
     size_t received;
     bool too_large;
+    char prefix[HB_BODY_PREFIX];   /* the first bytes, to tell a disabled account */
+    size_t prefix_len;
 };
 
 enum hb_verdict hb_verdict_for_status(const struct hb_config *cfg, long status)
@@ -47,23 +72,13 @@ enum hb_verdict hb_verdict_for_status(const struct hb_config *cfg, long status)
     return status == 429 ? HB_THROTTLED : HB_UNAVAILABLE;
 }
 
-int hb_pam_code(enum hb_verdict verdict)
-{
-    switch (verdict) {
-    case HB_OK: return PAM_SUCCESS;
-    case HB_DENIED: return PAM_AUTH_ERR;
-    case HB_THROTTLED: return PAM_MAXTRIES;
-    case HB_UNAVAILABLE: return PAM_AUTHINFO_UNAVAIL;
-    }
-    return PAM_AUTHINFO_UNAVAIL;
-}
-
 const char *hb_verdict_name(enum hb_verdict verdict)
 {
     switch (verdict) {
     case HB_OK: return "ok";
     case HB_DENIED: return "denied";
     case HB_THROTTLED: return "throttled";
+    case HB_DISABLED: return "denied: account disabled";
     case HB_UNAVAILABLE: return "unavailable";
     }
     return "unavailable";
@@ -107,18 +122,43 @@ static size_t discard_body(char *data, size_t size, size_t nmemb, void *userdata
     struct body_sink *sink = userdata;
     size_t n = size * nmemb;
 
-    (void) data;
     if (n > HB_BODY_LIMIT - sink->received) {
         sink->too_large = true;
         return 0;
+    }
+    if (sink->prefix_len < sizeof(sink->prefix)) {
+        size_t take = sizeof(sink->prefix) - sink->prefix_len;
+
+        take = take < n ? take : n;
+        memcpy(sink->prefix + sink->prefix_len, data, take);
+        sink->prefix_len += take;
     }
     sink->received += n;
     return n;
 }
 
-/* Apply one option unless an earlier one failed. */
+/* Apply one option unless an earlier one failed (no hidden return). */
 #define SET(handle, rc, option, value) \
     do { if ((rc) == CURLE_OK) (rc) = curl_easy_setopt((handle), (option), (value)); } while (0)
+
+/* Every socket close-on-exec: a program the host executes inherits none. */
+static curl_socket_t open_socket(void *unused, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void) unused;
+    (void) purpose;
+    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+/* Give up on a silently dead peer after a few unanswered keepalive probes. */
+static int set_socket_options(void *unused, curl_socket_t fd, curlsocktype purpose)
+{
+    int probes = KEEPALIVE_PROBES;
+
+    (void) unused;
+    if (purpose == CURLSOCKTYPE_IPCXN)
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+    return CURL_SOCKOPT_OK;
+}
 
 static CURLcode set_tls_options(CURL *h, const struct hb_config *cfg)
 {
@@ -139,8 +179,23 @@ static CURLcode set_tls_options(CURL *h, const struct hb_config *cfg)
     return rc;
 }
 
+static CURLcode set_connection_options(CURL *h, const struct hb_config *cfg)
+{
+    CURLcode rc = CURLE_OK;
+
+    SET(h, rc, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    SET(h, rc, CURLOPT_SOCKOPTFUNCTION, set_socket_options);
+    SET(h, rc, CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(h, rc, CURLOPT_TCP_KEEPIDLE, KEEPALIVE_IDLE_S);
+    SET(h, rc, CURLOPT_TCP_KEEPINTVL, KEEPALIVE_INTERVAL_S);
+    SET(h, rc, CURLOPT_MAXAGE_CONN, MAX_IDLE_S);
+    SET(h, rc, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
+    SET(h, rc, CURLOPT_PROXY, cfg->proxy != NULL ? cfg->proxy : "");
+    SET(h, rc, CURLOPT_NOPROXY, "");    /* NO_PROXY in the environment never bypasses proxy= */
+    return rc;
+}
+
 static CURLcode set_request_options(CURL *h, const struct hb_config *cfg,
-                                    const struct hb_credentials *cred,
                                     struct curl_slist *headers)
 {
     const char *protocols = cfg->allow_http ? "http,https" : "https";
@@ -151,7 +206,6 @@ static CURLcode set_request_options(CURL *h, const struct hb_config *cfg,
     SET(h, rc, CURLOPT_FOLLOWLOCATION, 0L);
     SET(h, rc, CURLOPT_NOSIGNAL, 1L);
     SET(h, rc, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
-    SET(h, rc, CURLOPT_PROXY, cfg->proxy != NULL ? cfg->proxy : "");
     SET(h, rc, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
     SET(h, rc, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
     SET(h, rc, CURLOPT_CUSTOMREQUEST, cfg->method);
@@ -163,9 +217,8 @@ static CURLcode set_request_options(CURL *h, const struct hb_config *cfg,
     }
     SET(h, rc, CURLOPT_HTTPHEADER, headers);
     SET(h, rc, CURLOPT_USERAGENT, "pam_httpbasic/" PACKAGE_VERSION);
-    SET(h, rc, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
-    SET(h, rc, CURLOPT_USERNAME, cred->user);
-    SET(h, rc, CURLOPT_PASSWORD, cred->password);
+    if (rc == CURLE_OK)
+        rc = set_connection_options(h, cfg);
     if (rc == CURLE_OK)
         rc = set_tls_options(h, cfg);
     return rc;
@@ -179,82 +232,117 @@ static long elapsed_ms_since(const struct timespec *start)
     return (now.tv_sec - start->tv_sec) * 1000L + (now.tv_nsec - start->tv_nsec) / 1000000L;
 }
 
+/* libcurl's allocator when the module initialises it: frees wipe. */
+static void wipe_free(void *block)
+{
+    if (block != NULL)
+        explicit_bzero(block, malloc_usable_size(block));
+    free(block);
+}
+
+/* Never leave the old block unwiped behind a move. */
+static void *wipe_realloc(void *block, size_t size)
+{
+    size_t old = block != NULL ? malloc_usable_size(block) : 0;
+    void *moved = malloc(size > 0 ? size : 1);
+
+    if (moved == NULL)
+        return NULL;
+    if (old > 0)
+        memcpy(moved, block, old < size ? old : size);
+    wipe_free(block);
+    return moved;
+}
+
 static pthread_once_t global_init_once = PTHREAD_ONCE_INIT;
 static CURLcode global_init_result = CURLE_FAILED_INIT;
+static bool keylog_refused;     /* SSLKEYLOGFILE in a setuid process */
 
 static void global_init(void)
 {
-    global_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+    keylog_refused = getauxval(AT_SECURE) != 0 && getenv("SSLKEYLOGFILE") != NULL;
+    if (!keylog_refused)
+        global_init_result = curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wipe_free,
+                                                  wipe_realloc, strdup, calloc);
 }
 
-static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
-static CURL *idle_handle;      /* kept between checks, with its connections */
-static pid_t idle_pid;         /* process that owns idle_handle */
-static uint64_t idle_key;      /* connection_key() of the config it served */
+/* This process's connections, kept between checks. */
+struct pool {
+    CURLSH *share;
+    pid_t pid;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
 
-/* FNV-1a over s and a separator, continuing from hash. */
-static uint64_t hash_string(uint64_t hash, const char *s)
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pool *process_pool;
+
+static void pool_lock_data(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
 {
-    for (; s != NULL && *s != '\0'; s++)
-        hash = (hash ^ (unsigned char) *s) * 0x100000001b3ULL;
-    return (hash ^ 0xff) * 0x100000001b3ULL;
+    struct pool *pool = arg;
+
+    (void) h;
+    (void) access;
+    pthread_mutex_lock(&pool->locks[data]);
+}
+
+static void pool_unlock_data(CURL *h, curl_lock_data data, void *arg)
+{
+    struct pool *pool = arg;
+
+    (void) h;
+    pthread_mutex_unlock(&pool->locks[data]);
+}
+
+/* A new pool sharing connections, DNS answers and TLS sessions; NULL on failure. */
+static struct pool *pool_new(void)
+{
+    struct pool *pool = calloc(1, sizeof(*pool));
+    CURLSHcode rc = CURLSHE_OK;
+
+    if (pool == NULL || (pool->share = curl_share_init()) == NULL) {
+        free(pool);
+        return NULL;
+    }
+    pool->pid = getpid();
+    for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&pool->locks[i], NULL);
+    rc = curl_share_setopt(pool->share, CURLSHOPT_LOCKFUNC, pool_lock_data);
+    if (rc == CURLSHE_OK)
+        rc = curl_share_setopt(pool->share, CURLSHOPT_UNLOCKFUNC, pool_unlock_data);
+    if (rc == CURLSHE_OK)
+        rc = curl_share_setopt(pool->share, CURLSHOPT_USERDATA, pool);
+    if (rc == CURLSHE_OK)
+        rc = curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    if (rc == CURLSHE_OK)
+        rc = curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    if (rc == CURLSHE_OK)
+        rc = curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    if (rc != CURLSHE_OK) {
+        curl_share_cleanup(pool->share);
+        free(pool);
+        pool = NULL;
+    }
+    return pool;
 }
 
 /*
- * A fingerprint of everything that decides which connection may be used:
- * a handle is reused only for the same URL, TLS settings and proxy, so a
- * connection verified under one config never serves another.
+ * This process's pool, made on first use; NULL (no reuse) when the
+ * registry is busy or memory is short.  A child forked after a login finds
+ * its parent's pool and forgets it: its sockets are the parent's.
  */
-static uint64_t connection_key(const struct hb_config *cfg)
+static struct pool *pool_get(void)
 {
-    const char *fields[] = {cfg->servers[0].url, cfg->cafile, cfg->capath, cfg->pinned_pubkey,
-                            cfg->client_cert, cfg->client_key, cfg->proxy,
-                            cfg->insecure_skip_verify ? "insecure" : "verify",
-                            cfg->allow_http ? "http" : "https"};
-    uint64_t hash = 0xcbf29ce484222325ULL;
+    struct pool *pool = NULL;
 
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-        hash = hash_string(hash, fields[i]);
-    for (size_t i = 1; i < cfg->server_count; i++)
-        hash = hash_string(hash, cfg->servers[i].url);
-    return hash;
-}
-
-/* The idle handle when this process owns it, it is free and made for key; else a new one. */
-static CURL *take_handle(uint64_t key)
-{
-    CURL *h = NULL, *stale = NULL;
-
-    if (pthread_mutex_trylock(&idle_lock) == 0) {
-        if (idle_pid == getpid()) {
-            if (idle_key == key)
-                h = idle_handle;
-            else
-                stale = idle_handle;
-        }
-        idle_handle = NULL;    /* a forked child forgets the parent's handle */
-        pthread_mutex_unlock(&idle_lock);
-    }
-    curl_easy_cleanup(stale);
-    return h != NULL ? h : curl_easy_init();
-}
-
-/* Clear every option of h and keep it for the next check, or close it. */
-static void give_back(CURL *h, uint64_t key)
-{
-    if (h == NULL)
-        return;
-    curl_easy_reset(h);
-    if (pthread_mutex_trylock(&idle_lock) == 0) {
-        if (idle_handle == NULL) {
-            idle_handle = h;
-            idle_pid = getpid();
-            idle_key = key;
-            h = NULL;
-        }
-        pthread_mutex_unlock(&idle_lock);
-    }
-    curl_easy_cleanup(h);
+    if (pthread_mutex_trylock(&pool_lock) != 0)
+        return NULL;
+    if (process_pool != NULL && process_pool->pid != getpid())
+        process_pool = NULL;
+    if (process_pool == NULL)
+        process_pool = pool_new();
+    pool = process_pool;
+    pthread_mutex_unlock(&pool_lock);
+    return pool;
 }
 
 /* Record a finished transfer in attempt. */
@@ -265,6 +353,8 @@ static void classify(const struct hb_config *cfg, CURL *h, CURLcode rc,
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &attempt->http_status);
     if (rc == CURLE_OK) {
         attempt->verdict = hb_verdict_for_status(cfg, attempt->http_status);
+        if (attempt->http_status == 503 && hb_says_disabled(sink->prefix, sink->prefix_len))
+            attempt->verdict = HB_DISABLED;
         return;
     }
     attempt->verdict = HB_UNAVAILABLE;
@@ -278,27 +368,95 @@ static void classify(const struct hb_config *cfg, CURL *h, CURLcode rc,
 /* Per-request state shared by the attempts of one check. */
 struct request {
     CURL *handle;
-    struct curl_slist *headers;
+    struct curl_slist *headers;  /* the Authorization line among them */
     struct body_sink sink;
     char errbuf[CURL_ERROR_SIZE];
 };
 
+static const char base64_digits[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Base64 of len bytes at in, written at out (room for 4 * ((len + 2) / 3) + 1). */
+static void base64_encode(const unsigned char *in, size_t len, char *out)
+{
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned long group = (unsigned long) in[i] << 16;
+
+        if (i + 1 < len)
+            group |= (unsigned long) in[i + 1] << 8;
+        if (i + 2 < len)
+            group |= in[i + 2];
+        *out++ = base64_digits[(group >> 18) & 63];
+        *out++ = base64_digits[(group >> 12) & 63];
+        *out++ = i + 1 < len ? base64_digits[(group >> 6) & 63] : '=';
+        *out++ = i + 2 < len ? base64_digits[group & 63] : '=';
+    }
+    *out = '\0';
+}
+
+/*
+ * Append "Authorization: Basic base64(user:password)" to *headers.  Every
+ * buffer of ours that held the password is wiped before it is freed;
+ * libcurl's copy is wiped by wipe_headers().  0 on success.
+ */
+static int add_authorization(struct curl_slist **headers, const struct hb_credentials *cred)
+{
+    static const char prefix[] = "Authorization: Basic ";
+    size_t user_len = strlen(cred->user), plain_len = user_len + 1 + strlen(cred->password);
+    size_t line_len = sizeof(prefix) + 4 * ((plain_len + 2) / 3);
+    unsigned char *plain = malloc(plain_len);
+    char *line = malloc(line_len);
+    struct curl_slist *next = NULL;
+
+    if (plain != NULL && line != NULL) {
+        memcpy(plain, cred->user, user_len);
+        plain[user_len] = ':';
+        memcpy(plain + user_len + 1, cred->password, plain_len - user_len - 1);
+        memcpy(line, prefix, sizeof(prefix) - 1);
+        base64_encode(plain, plain_len, line + sizeof(prefix) - 1);
+        next = curl_slist_append(*headers, line);
+    }
+    if (plain != NULL)
+        explicit_bzero(plain, plain_len);
+    if (line != NULL)
+        explicit_bzero(line, line_len);
+    free(plain);
+    free(line);
+    if (next == NULL)
+        return -1;
+    *headers = next;
+    return 0;
+}
+
+/* Wipe and free the header list (one line holds the credentials). */
+static void wipe_headers(struct curl_slist *headers)
+{
+    for (struct curl_slist *h = headers; h != NULL; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
+    curl_slist_free_all(headers);
+}
+
 /* Set every option but the URL; CURLE_OK on success. */
 static CURLcode prepare(struct request *req, const struct hb_config *cfg,
-                        const struct hb_credentials *cred, uint64_t key)
+                        const struct hb_credentials *cred)
 {
+    struct pool *pool;
     CURLcode rc;
 
     pthread_once(&global_init_once, global_init);
     rc = global_init_result;
-    if (rc == CURLE_OK && ((req->handle = take_handle(key)) == NULL
-                           || (req->headers = hb_build_headers(cfg, cred->client_ip)) == NULL))
+    if (rc == CURLE_OK && ((req->handle = curl_easy_init()) == NULL
+                           || (req->headers = hb_build_headers(cfg, cred->client_ip)) == NULL
+                           || add_authorization(&req->headers, cred) != 0))
         rc = CURLE_OUT_OF_MEMORY;
+    pool = rc == CURLE_OK ? pool_get() : NULL;
+    if (pool != NULL)
+        SET(req->handle, rc, CURLOPT_SHARE, pool->share);
     SET(req->handle, rc, CURLOPT_ERRORBUFFER, req->errbuf);
     SET(req->handle, rc, CURLOPT_WRITEFUNCTION, discard_body);
     SET(req->handle, rc, CURLOPT_WRITEDATA, &req->sink);
     if (rc == CURLE_OK)
-        rc = set_request_options(req->handle, cfg, cred, req->headers);
+        rc = set_request_options(req->handle, cfg, req->headers);
     return rc;
 }
 
@@ -311,8 +469,7 @@ static void attempt_server(struct request *req, const struct hb_config *cfg, siz
 
     clock_gettime(CLOCK_MONOTONIC, &start);
     attempt->server = index;
-    req->sink.received = 0;
-    req->sink.too_large = false;
+    memset(&req->sink, 0, sizeof(req->sink));
     req->errbuf[0] = '\0';
     rc = curl_easy_setopt(req->handle, CURLOPT_URL, cfg->servers[index].url);
     if (rc == CURLE_OK)
@@ -351,29 +508,52 @@ static void try_servers(struct request *req, const struct hb_config *cfg, struct
     }
 }
 
+/* Why a check could not even start. */
+static const char *setup_error(CURLcode rc)
+{
+    if (keylog_refused)
+        return "SSLKEYLOGFILE is set in a setuid/setgid program: libcurl not initialised";
+    return curl_easy_strerror(rc);
+}
+
 void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
               struct hb_store *store, struct hb_outcome *out)
 {
     struct request req;
     struct timespec start;
-    uint64_t key = connection_key(cfg);
     CURLcode rc;
 
     memset(out, 0, sizeof(*out));
     memset(&req, 0, sizeof(req));
     out->verdict = HB_UNAVAILABLE;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    rc = prepare(&req, cfg, cred, key);
+    rc = prepare(&req, cfg, cred);
     if (rc == CURLE_OK) {
         try_servers(&req, cfg, store, out);
     } else {
         out->attempt_count = 1;
         out->attempts[0].verdict = HB_UNAVAILABLE;
-        snprintf(out->attempts[0].error, sizeof(out->attempts[0].error), "%s", curl_easy_strerror(rc));
+        snprintf(out->attempts[0].error, sizeof(out->attempts[0].error), "%s", setup_error(rc));
     }
     out->elapsed_ms = elapsed_ms_since(&start);
-    give_back(req.handle, key);
-    curl_slist_free_all(req.headers);
+    curl_easy_cleanup(req.handle);
+    wipe_headers(req.headers);
+}
+
+bool hb_says_disabled(const char *body, size_t len)
+{
+    static const char mark[] = DISABLED_MARK;
+
+    return memmem(body, len, mark, sizeof(mark) - 1) != NULL;
+}
+
+/* Overwrite the dead stack below the caller, where libcurl's and OpenSSL's frames were. */
+__attribute__((noinline)) void hb_wipe_stack(void)
+{
+    char area[HB_STACK_WIPE];
+
+    explicit_bzero(area, sizeof(area));
+    __asm__ __volatile__("" : : "r"(area) : "memory");
 }
 
 int hb_transport_options(void *handle, const struct hb_config *cfg)
@@ -387,10 +567,11 @@ int hb_transport_options(void *handle, const struct hb_config *cfg)
     SET(h, rc, CURLOPT_FOLLOWLOCATION, 0L);
     SET(h, rc, CURLOPT_NOSIGNAL, 1L);
     SET(h, rc, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
-    SET(h, rc, CURLOPT_PROXY, cfg->proxy != NULL ? cfg->proxy : "");
     SET(h, rc, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
     SET(h, rc, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
     SET(h, rc, CURLOPT_USERAGENT, "pam_httpbasic/" PACKAGE_VERSION);
+    if (rc == CURLE_OK)
+        rc = set_connection_options(h, cfg);
     if (rc == CURLE_OK)
         rc = set_tls_options(h, cfg);
     return (int) rc;
@@ -423,7 +604,8 @@ static const char *unavailable_hint(const struct hb_attempt *attempt)
         return "no connection: check the host and port of url, DNS and that the server is"
                " reachable from this host";
     if (attempt->http_status == 503)
-        return "503: Nextcloud is in maintenance mode, or the account is disabled";
+        return "503: Nextcloud is in maintenance mode or overloaded"
+               " (pam_httpbasic-ctl probe shows the maintenance flag)";
     if (attempt->http_status >= 300 && attempt->http_status < 400)
         return "redirect (never followed): url must be the exact WebDAV URL,"
                " e.g. https://HOST/remote.php/dav/";
@@ -450,6 +632,9 @@ const char *hb_outcome_hint(const struct hb_outcome *out)
                " forwarded_for_headers) so that it sees the real client";
     case HB_UNAVAILABLE:
         return unavailable_hint(last);
+    case HB_DISABLED:
+        return "the password is right but the account is disabled in Nextcloud:"
+               " enable it there (Users) if this user should log in";
     }
     return "";
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * check.h - the HTTP check: credentials + client address + config ->
  * outcome.  This is the only part of the module that uses libcurl.
@@ -5,17 +6,22 @@
 #ifndef HB_CHECK_H
 #define HB_CHECK_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "options.h"
 
 struct hb_store;
 
 #define HB_BODY_LIMIT (64 * 1024)   /* larger answers abort the request */
+#define HB_BODY_PREFIX 1024         /* bytes of an answer kept to read a 503 */
 
 enum hb_verdict {
     HB_OK,            /* status in ok_status: the password is right */
     HB_DENIED,        /* status in deny_status: the password is wrong */
     HB_THROTTLED,     /* 429: the server throttles this client address */
     HB_UNAVAILABLE,   /* no usable answer: network, TLS, timeout, other status */
+    HB_DISABLED,      /* Nextcloud's 503 for a disabled account (right password) */
 };
 
 struct hb_credentials {
@@ -45,12 +51,6 @@ struct hb_outcome {
 /* The verdict for an HTTP status under cfg's ok_status / deny_status lists. */
 enum hb_verdict hb_verdict_for_status(const struct hb_config *cfg, long status);
 
-/*
- * The PAM code for a verdict: PAM_SUCCESS, PAM_AUTH_ERR, PAM_MAXTRIES or
- * PAM_AUTHINFO_UNAVAIL.
- */
-int hb_pam_code(enum hb_verdict verdict);
-
 /* Short lower-case word for a verdict, used in log lines: "ok", "denied"... */
 const char *hb_verdict_name(enum hb_verdict verdict);
 
@@ -76,11 +76,29 @@ void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
               struct hb_store *store, struct hb_outcome *out);
 
 /*
+ * True when the first len bytes of an answer's body carry Nextcloud's
+ * "OC\User\LoginException: Account disabled" (its 503 for a disabled
+ * account, as opposed to the 503 of maintenance mode).
+ */
+bool hb_says_disabled(const char *body, size_t len);
+
+#define HB_STACK_WIPE (16 * 1024)   /* bytes of dead stack hb_wipe_stack() clears */
+
+/*
+ * Overwrite HB_STACK_WIPE bytes of stack below the caller's frame, where
+ * the frames of a finished check (libcurl, OpenSSL) may have held the
+ * password; called by the PAM layer before it returns to the host.
+ */
+void hb_wipe_stack(void);
+
+/*
  * Set on a libcurl easy handle (a CURL *) every transport rule the check
- * follows: allowed protocols, no redirects, no signals, no .netrc, the
- * configured proxy or none (never the environment's), timeouts, user agent
- * and the TLS settings (verification, cafile, capath, pinned key, client
- * certificate).  No credentials, method or URL.  Returns a CURLcode
+ * follows: allowed protocols, no redirects, no signals, no .netrc,
+ * timeouts, user agent, the connection options (close-on-exec sockets,
+ * keepalive, HTTP/1.1, the configured proxy or none: never the
+ * environment's, NO_PROXY ignored) and the TLS settings (verification,
+ * cafile, capath, pinned key, client certificate).  No credentials, method
+ * or URL.  Returns a CURLcode
  * (0 = CURLE_OK).  For tools that must connect exactly as the module does.
  */
 int hb_transport_options(void *handle, const struct hb_config *cfg);

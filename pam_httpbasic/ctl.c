@@ -272,7 +272,8 @@ static int login_code(enum hb_verdict verdict)
 {
     switch (verdict) {
     case HB_OK: return LOGIN_OK;
-    case HB_DENIED: return LOGIN_DENIED;
+    case HB_DENIED:
+    case HB_DISABLED: return LOGIN_DENIED;
     case HB_THROTTLED:
     case HB_UNAVAILABLE: return LOGIN_OTHER;
     }

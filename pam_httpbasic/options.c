@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * options.c - parse module arguments and the config file into struct hb_config.
  *
@@ -26,9 +27,11 @@
 
 #define MAX_FILE_SIZE (64 * 1024)
 #define MAX_VALUE_LEN 4096
+#define THROTTLE_TIMEOUT_MS 26000   /* Nextcloud's longest throttle delay (25 s) + 1 s */
 
 enum option_type {
     OPT_FLAG,       /* bool; bare key, or yes/no/true/false/on/off/1/0 */
+    OPT_BARE,       /* bool; only the bare key (libpam reads these itself) */
     OPT_STRING,     /* free text without control characters */
     OPT_PATH,       /* absolute path */
     OPT_MS,         /* milliseconds within [min, max] */
@@ -74,9 +77,9 @@ static const struct option options[] = {
     {"user_strip_domain", OPT_FLAG, FIELD(user_strip_domain), 0, 0, 0},
     {"user_domain", OPT_DOMAIN, FIELD(user_domain), 0, 0, 0},
     {"debug", OPT_FLAG, FIELD(debug), 0, 0, 0},
-    {"use_first_pass", OPT_FLAG, FIELD(use_first_pass), 0, 0, 0},
-    {"try_first_pass", OPT_FLAG, FIELD(try_first_pass), 0, 0, 0},
-    {"use_authtok", OPT_FLAG, FIELD(use_authtok), 0, 0, 0},
+    {"use_first_pass", OPT_BARE, FIELD(use_first_pass), 0, 0, 0},
+    {"try_first_pass", OPT_BARE, FIELD(try_first_pass), 0, 0, 0},
+    {"use_authtok", OPT_BARE, FIELD(use_authtok), 0, 0, 0},
     {"config", OPT_PATH, FIELD(config), 0, 0, 0},
     {"store", OPT_STRING, FIELD(store), 0, 0, 0},
     {"secret_file", OPT_PATH, FIELD(secret_file), 0, 0, 0},
@@ -352,6 +355,12 @@ static int set_option(struct parser *p, const char *key, const char *value)
             return fail(p, key, "\"%s\" is not yes or no", value);
         return 0;
     }
+    if (opt->type == OPT_BARE) {
+        if (value != NULL)
+            return fail(p, key, "takes no value: libpam's pam_get_authtok() treats any %s... as set", key);
+        *(bool *) field = true;
+        return 0;
+    }
     if (value == NULL)
         return fail(p, key, "needs a value (%s=...)", key);
     switch (opt->type) {
@@ -410,6 +419,8 @@ static int parse_line(struct parser *p, char *line)
     key = trim(key);
     if (*key == '\0')
         return fail(p, "=", "line has no key");
+    if (strstr(eq + 1, " #") != NULL || strstr(eq + 1, "\t#") != NULL)
+        return fail(p, key, "a '#' after the value: comments must stand on their own line");
     return set_option(p, key, trim(eq + 1));
 }
 
@@ -581,6 +592,11 @@ static int check_complete(struct parser *p)
                     "client_cert and client_key go together");
     if (check_store(p) != 0)
         return -1;
+    if (cfg->timeout_ms < THROTTLE_TIMEOUT_MS)
+        snprintf(cfg->warning, sizeof(cfg->warning),
+                 "timeout=%ld ms is below %d ms: Nextcloud delays every request from a throttled"
+                 " address by up to 25 s, so such logins (right passwords included) will time out",
+                 cfg->timeout_ms, THROTTLE_TIMEOUT_MS);
     for (size_t i = 0; i < cfg->ok_status_count; i++)
         for (size_t j = 0; j < cfg->deny_status_count; j++)
             if (cfg->ok_status[i] == cfg->deny_status[j])
@@ -638,7 +654,7 @@ void hb_config_free(struct hb_config *cfg)
 {
     free_servers(cfg);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
-        if (options[i].type == OPT_FLAG || options[i].type == OPT_MS || options[i].type == OPT_NUMBER
+        if (options[i].type == OPT_FLAG || options[i].type == OPT_BARE || options[i].type == OPT_MS || options[i].type == OPT_NUMBER
             || options[i].type == OPT_STATUSES || options[i].type == OPT_URLS)
             continue;
         char **field = (char **) ((char *) cfg + options[i].offset);
@@ -674,6 +690,7 @@ static const char *describe_value(const struct hb_config *cfg, const struct opti
     out[0] = '\0';
     switch (opt->type) {
     case OPT_FLAG:
+    case OPT_BARE:
         return *(const bool *) (const void *) field ? "yes" : "no";
     case OPT_MS:
     case OPT_NUMBER:
@@ -691,12 +708,16 @@ static const char *describe_value(const struct hb_config *cfg, const struct opti
         return cfg->server_count > 0 ? out : NULL;
     case OPT_HEADER:
         return *text != NULL ? *text : "none";
-    default:
+    case OPT_STRING:
+    case OPT_PATH:
+    case OPT_METHOD:
+    case OPT_DOMAIN:
         if (*text == NULL)
             return NULL;
         mask_userinfo(*text, out, outlen);
         return out;
     }
+    return NULL;    /* every type is listed above: -Wswitch flags a new one */
 }
 
 void hb_config_describe(const struct hb_config *cfg, hb_describe_fn *fn, void *arg)

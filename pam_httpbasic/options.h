@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * options.h - the options of pam_httpbasic: one struct, one key table, one parser.
  *
@@ -62,6 +63,7 @@ struct hb_config {
     bool use_first_pass;
     bool try_first_pass;
     bool use_authtok;
+    char warning[HB_ERROR_LEN];  /* a legal but risky setting, to log; "" for none */
 };
 
 /*

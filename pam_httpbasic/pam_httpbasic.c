@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * pam_httpbasic.c - the PAM entry points: gather the inputs of a login,
  * call the HTTP check, map its outcome to a PAM code and log the decision.
@@ -10,6 +11,8 @@
 #define PAM_SM_ACCOUNT
 #define PAM_SM_PASSWORD
 
+#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +25,14 @@
 #include "options.h"
 #include "validate.h"
 
-/* pam_set_data key: the PAM_USER this module authenticated in this handle. */
-#define AUTH_DATA "pam_httpbasic:authenticated_user"
+/*
+ * pam_set_data key prefix: the PAM_USER this instance authenticated in
+ * this handle.  Each instance (line of the stack) has its own key, made
+ * from its arguments, so that a second instance failing never erases
+ * what the first one vouched for.
+ */
+#define AUTH_DATA_PREFIX "pam_httpbasic:authenticated_user:"
+#define AUTH_DATA_LEN (sizeof(AUTH_DATA_PREFIX) + 16)
 
 #define LOG_FIELD 96   /* bytes of an escaped user or rhost in a log line */
 
@@ -38,40 +47,55 @@ struct login {
     char rhost_log[LOG_FIELD];
 };
 
+/* This instance's pam_set_data key: the prefix and a hash of its arguments. */
+static void auth_data_key(int argc, const char **argv, char key[AUTH_DATA_LEN])
+{
+    uint64_t hash = 0xcbf29ce484222325ULL;
+
+    for (int i = 0; i < argc; i++)
+        for (const char *c = argv[i]; ; c++) {
+            hash = (hash ^ (unsigned char) *c) * 0x100000001b3ULL;
+            if (*c == '\0')
+                break;
+        }
+    snprintf(key, AUTH_DATA_LEN, "%s%016" PRIx64, AUTH_DATA_PREFIX, hash);
+}
+
 /* Parse arguments and config file into cfg; PAM_SERVICE_ERR on any error. */
 static int load_config(pam_handle_t *pamh, int argc, const char **argv, struct hb_config *cfg)
 {
     char err[HB_ERROR_LEN];
 
-    if (hb_config_load(cfg, argc, argv, err, sizeof(err)) == 0)
-        return PAM_SUCCESS;
-    pam_syslog(pamh, LOG_ERR, "config error: %s", err);
-    return PAM_SERVICE_ERR;
+    if (hb_config_load(cfg, argc, argv, err, sizeof(err)) != 0) {
+        pam_syslog(pamh, LOG_ERR, "config error: %s", err);
+        return PAM_SERVICE_ERR;
+    }
+    if (cfg->warning[0] != '\0')
+        pam_syslog(pamh, LOG_WARNING, "config warning: %s", cfg->warning);
+    return PAM_SUCCESS;
 }
 
 /*
- * The password: with use_first_pass/use_authtok only the one an earlier
- * module stored; with try_first_pass that one if present; otherwise
- * pam_get_authtok(), which prompts and stores the answer in PAM_AUTHTOK
- * for the modules below.
+ * The password, from pam_get_authtok(): a PAM_AUTHTOK stored by an earlier
+ * module is always used; otherwise, unless use_first_pass is among the
+ * arguments (libpam reads it itself), the user is prompted and the answer
+ * stored in PAM_AUTHTOK for the modules below.  libpam honours use_authtok
+ * only when changing passwords, so the module enforces it here: with it,
+ * only a stored password is used, never a prompt.
  */
 static int get_password(pam_handle_t *pamh, const struct hb_config *cfg, const char **password)
 {
-    const void *item = NULL;
-    bool only_stored = cfg->use_first_pass || cfg->use_authtok;
+    const void *stored = NULL;
+    int rc;
 
-    if (only_stored || cfg->try_first_pass) {
-        if (pam_get_item(pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS && item != NULL) {
-            *password = item;
-            return PAM_SUCCESS;
-        }
-        if (only_stored) {
-            pam_syslog(pamh, LOG_NOTICE,
-                       "auth refused: use_first_pass is set but no earlier module stored a password");
-            return PAM_AUTH_ERR;
-        }
-    }
-    return pam_get_authtok(pamh, PAM_AUTHTOK, password, NULL);
+    if (cfg->use_authtok && (pam_get_item(pamh, PAM_AUTHTOK, &stored) != PAM_SUCCESS || stored == NULL))
+        rc = PAM_AUTH_ERR;
+    else
+        rc = pam_get_authtok(pamh, PAM_AUTHTOK, password, NULL);
+    if (rc != PAM_SUCCESS && (cfg->use_first_pass || cfg->use_authtok))
+        pam_syslog(pamh, LOG_NOTICE,
+                   "auth refused: use_first_pass/use_authtok is set but no earlier module stored a password");
+    return rc;
 }
 
 /* Log "auth refused" for invalid input; the request is never sent. */
@@ -116,10 +140,24 @@ static int log_priority(enum hb_verdict verdict)
     switch (verdict) {
     case HB_OK: return LOG_INFO;
     case HB_DENIED: return LOG_NOTICE;
+    case HB_DISABLED: return LOG_NOTICE;
     case HB_THROTTLED: return LOG_WARNING;
     case HB_UNAVAILABLE: return LOG_ERR;
     }
     return LOG_ERR;
+}
+
+/* The PAM code for a verdict. */
+static int pam_code(enum hb_verdict verdict)
+{
+    switch (verdict) {
+    case HB_OK: return PAM_SUCCESS;
+    case HB_DENIED: return PAM_AUTH_ERR;
+    case HB_DISABLED: return PAM_PERM_DENIED;
+    case HB_THROTTLED: return PAM_MAXTRIES;
+    case HB_UNAVAILABLE: return PAM_AUTHINFO_UNAVAIL;
+    }
+    return PAM_AUTHINFO_UNAVAIL;
 }
 
 /* ' error="..."' for an attempt that failed, else "". */
@@ -175,19 +213,22 @@ static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
 static int check_login(pam_handle_t *pamh, const struct hb_config *cfg, const struct login *login)
 {
     const struct hb_credentials cred = {login->http_user, login->password, login->client_ip};
+    char http_user_log[LOG_FIELD];
     struct hb_outcome out;
 
     if (cfg->insecure_skip_verify)
         pam_syslog(pamh, LOG_WARNING,
                    "insecure_skip_verify is set: the TLS certificate of %s is not verified",
                    cfg->servers[0].host);
-    if (cfg->debug)
+    if (cfg->debug) {
+        hb_log_escape(login->http_user, http_user_log, sizeof(http_user_log));
         pam_syslog(pamh, LOG_DEBUG, "sending %s %s as user %s (timeout %ld ms, %zu server(s))",
-                   cfg->method, cfg->servers[0].url, login->http_user, cfg->timeout_ms,
+                   cfg->method, cfg->servers[0].url, http_user_log, cfg->timeout_ms,
                    cfg->server_count);
+    }
     hb_check(cfg, &cred, NULL, &out);
     log_decision(pamh, cfg, login, &out);
-    return hb_pam_code(out.verdict);
+    return pam_code(out.verdict);
 }
 
 static void free_data(pam_handle_t *pamh, void *data, int status)
@@ -197,12 +238,12 @@ static void free_data(pam_handle_t *pamh, void *data, int status)
     free(data);
 }
 
-/* Note that user passed this module, for pam_sm_acct_mgmt. */
-static int remember_user(pam_handle_t *pamh, const char *user)
+/* Note that user passed this instance, for its pam_sm_acct_mgmt. */
+static int remember_user(pam_handle_t *pamh, const char *key, const char *user)
 {
     char *copy = strdup(user);
 
-    if (copy == NULL || pam_set_data(pamh, AUTH_DATA, copy, free_data) != PAM_SUCCESS) {
+    if (copy == NULL || pam_set_data(pamh, key, copy, free_data) != PAM_SUCCESS) {
         free(copy);
         pam_syslog(pamh, LOG_CRIT, "out of memory");
         return PAM_BUF_ERR;
@@ -218,22 +259,25 @@ static int remember_user(pam_handle_t *pamh, const char *user)
  */
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+    char key[AUTH_DATA_LEN];
     struct hb_config cfg;
     struct login login;
     int rc;
 
     (void) flags;
     memset(&login, 0, sizeof(login));
-    pam_set_data(pamh, AUTH_DATA, NULL, NULL);
+    auth_data_key(argc, argv, key);
+    pam_set_data(pamh, key, NULL, NULL);
     rc = load_config(pamh, argc, argv, &cfg);
     if (rc == PAM_SUCCESS)
         rc = gather_inputs(pamh, &cfg, &login);
     if (rc == PAM_SUCCESS)
         rc = check_login(pamh, &cfg, &login);
     if (rc == PAM_SUCCESS)
-        rc = remember_user(pamh, login.user);
+        rc = remember_user(pamh, key, login.user);
     hb_config_free(&cfg);
     explicit_bzero(&login, sizeof(login));
+    hb_wipe_stack();
     return rc;
 }
 
@@ -255,11 +299,11 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 {
     const void *authenticated = NULL;
     const char *user = NULL;
+    char key[AUTH_DATA_LEN];
 
     (void) flags;
-    (void) argc;
-    (void) argv;
-    if (pam_get_data(pamh, AUTH_DATA, &authenticated) != PAM_SUCCESS || authenticated == NULL
+    auth_data_key(argc, argv, key);
+    if (pam_get_data(pamh, key, &authenticated) != PAM_SUCCESS || authenticated == NULL
         || pam_get_item(pamh, PAM_USER, (const void **) &user) != PAM_SUCCESS || user == NULL
         || strcmp(user, authenticated) != 0) {
         pam_syslog(pamh, LOG_DEBUG, "account ignored: user was not authenticated by this module");

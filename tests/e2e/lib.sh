@@ -5,6 +5,8 @@
 #
 # Environment (set by the Makefile; defaults work for an in-tree build):
 #   top_srcdir, top_builddir, MODULE (absolute path of pam_httpbasic.so)
+#   DOVECOT_VERSION  the Dovecot under test: 2.3 (Debian's, from PATH; the
+#                default) or 2.4 (DOVECOT_PREFIX: tests/e2e/dovecot24.sh)
 #   KEEP_TMP=1   keep the temporary directory (it is also kept, and named,
 #                when a test failed)
 #
@@ -25,6 +27,18 @@ WEBDAV_SH=$top_srcdir/tests/server/webdav.sh
 FAULT_PY=$top_srcdir/tests/server/fault_server.py
 # Debian's python3; a pyenv or venv interpreter earlier in PATH works too.
 PYTHON=${PYTHON:-python3}
+
+# The Dovecot binaries under test: a private prefix, or Debian's.
+: "${DOVECOT_VERSION:=2.3}"
+if [ -n "${DOVECOT_PREFIX:-}" ]; then
+    DOVECOT=$DOVECOT_PREFIX/sbin/dovecot
+    DOVEADM=$DOVECOT_PREFIX/bin/doveadm
+    DOVECONF=$DOVECOT_PREFIX/bin/doveconf
+else
+    DOVECOT=dovecot
+    DOVEADM=doveadm
+    DOVECONF=doveconf
+fi
 
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy no_proxy NO_PROXY
 
@@ -90,6 +104,16 @@ done_testing() {
     echo "# $_T_PASS passed, $_T_FAIL failed"
     _T_PLANNED=1
     [ "$_T_FAIL" = 0 ]
+}
+
+# dovecot24_prefix: the prefix of a Dovecot 2.4 to test (DOVECOT24_PREFIX,
+# or the build of tests/e2e/dovecot24.sh); empty when there is none
+dovecot24_prefix() {
+    if [ -n "${DOVECOT24_PREFIX:-}" ]; then
+        echo "$DOVECOT24_PREFIX"
+    else
+        bash "$E2E/dovecot24.sh" prefix 2>/dev/null
+    fi
 }
 
 # now_ms: wall clock in milliseconds
@@ -295,13 +319,13 @@ stop_dovecot() {
 # dovecot_pid: the master's pid
 dovecot_pid() { cat "$_DOVECOT_PIDFILE" 2>/dev/null; }
 
-# start_dovecot CONF LOG BASE_DIR IMAP_PORT: start "dovecot -c CONF" and wait
+# start_dovecot CONF LOG BASE_DIR IMAP_PORT: start "$DOVECOT -c CONF" and wait
 # until imap answers on 127.0.0.1:IMAP_PORT.
 start_dovecot() {
     DOVECOT_CONF=$1
     DOVECOT_LOG=$2
     _DOVECOT_PIDFILE=$3/master.pid
-    dovecot -c "$DOVECOT_CONF" >"$T/dovecot-start.log" 2>&1 ||
+    "$DOVECOT" -c "$DOVECOT_CONF" >"$T/dovecot-start.log" 2>&1 ||
         { cat "$T/dovecot-start.log" >&2; diag_file "$DOVECOT_LOG"; bail_out "dovecot did not start"; }
     wait_port 127.0.0.1 "$4" 100 || { diag_file "$DOVECOT_LOG"; bail_out "dovecot does not listen on $4"; }
 }

@@ -3,8 +3,11 @@
 # rot: every file Debian's Dovecot (2.3) can read must pass "doveconf -n -c",
 # the installation steps of conf/dovecot-2.3/README.md must give a Debian
 # configuration with exactly the intended passdb and userdb, and the 2.4
-# files get the checks possible without a Dovecot 2.4.
-# (conf/dovecot-2.3 is also run for real by t_dovecot.sh.)  Needs no root.
+# files must pass a 2.4 doveconf (the system's when it is 2.4, else the
+# build of tests/e2e/dovecot24.sh; without one that part is skipped, or
+# fails when DOVECOT24_REQUIRED=1 as under "tests/run all").
+# (conf/dovecot-2.3 and 2.4 are also run for real by t_dovecot.sh and
+# t_dovecot24.sh.)  Needs no root.
 
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
 
@@ -14,10 +17,11 @@ C=$top_srcdir/conf
 DOVECONF_VERSION=$(doveconf -c /dev/null -n 2>/dev/null | sed -n '1s/^# \([0-9.]*\).*/\1/p')
 diag "doveconf $DOVECONF_VERSION"
 
-# doveconf_ok FILE DESC: "doveconf -n -c FILE" succeeds and prints nothing
-# on stderr (no warnings about obsolete or unknown settings)
+# doveconf_ok FILE DESC [DOVECONF]: "doveconf -n -c FILE" succeeds and prints
+# nothing on stderr (no warnings about obsolete or unknown settings); its
+# output is in $T/out
 doveconf_ok() {
-    if doveconf -n -c "$1" >"$T/out" 2>"$T/err" && [ ! -s "$T/err" ]; then
+    if "${3:-doveconf}" -n -c "$1" >"$T/out" 2>"$T/err" && [ ! -s "$T/err" ]; then
         pass "$2"
     else
         fail "$2"; sed 's/^/#   /' "$T/err"
@@ -101,16 +105,26 @@ for key in uris base user_filter user_attrs; do
 done
 
 # ---------------------------------------------------------- Dovecot 2.4 ---
+case $DOVECONF_VERSION in
+    2.4*|2.5*|3.*) DOVECONF24=$(command -v doveconf) ;;
+    *) p=$(dovecot24_prefix); DOVECONF24=${p:+$p/bin/doveconf} ;;
+esac
+if [ -n "$DOVECONF24" ]; then
+    diag "2.4 files: $DOVECONF24 ($("$DOVECONF24" -c /dev/null -n 2>/dev/null | sed -n '1s/^# \([0-9.]*\).*/\1/p'))"
+elif [ "${DOVECOT24_REQUIRED:-0}" = 1 ]; then
+    fail "a Dovecot 2.4 doveconf exists (DOVECOT24_REQUIRED=1; did 'bash tests/e2e/dovecot24.sh build' fail?)"
+fi
+# v24 FILE: FILE with the two lines a 2.4 config must start with
+v24() { printf 'dovecot_config_version = 2.4.1\ndovecot_storage_version = 2.4.1\n'; cat "$1"; }
+
 while IFS= read -r f; do
     name=${f#"$top_srcdir"/}
-    case $DOVECONF_VERSION in
-        2.4*|2.5*|3.*)
-            # A 2.4 config needs dovecot_config_version first.
-            { echo "dovecot_config_version = $DOVECONF_VERSION"; cat "$f"; } >"$T/v24.conf"
-            doveconf_ok "$T/v24.conf" "doveconf $DOVECONF_VERSION -n accepts $name" ;;
-        *)
-            skip "doveconf -n -c $name" "needs Dovecot 2.4; this doveconf is $DOVECONF_VERSION (Debian 12 has no 2.4)" ;;
-    esac
+    if [ -n "$DOVECONF24" ]; then
+        v24 "$f" >"$T/v24.conf"
+        doveconf_ok "$T/v24.conf" "doveconf 2.4 -n accepts $name" "$DOVECONF24"
+    else
+        skip "doveconf 2.4 -n -c $name" "no Dovecot 2.4: run 'bash tests/e2e/dovecot24.sh build' (Debian 12 has only 2.3)"
+    fi
     # What can be checked without a 2.4 parser.
     opens=$(grep -v '^[[:space:]]*#' "$f" | tr -cd '{' | wc -c)
     closes=$(grep -v '^[[:space:]]*#' "$f" | tr -cd '}' | wc -c)
@@ -121,9 +135,34 @@ while IFS= read -r f; do
     bad=$(grep -vE '^[[:space:]]*(#.*)?$|^[[:space:]]*[a-z_]+[[:space:]]*=[[:space:]]*.+$|^[[:space:]]*[a-z_]+([[:space:]]+[a-z0-9_-]+)?[[:space:]]*\{$|^[[:space:]]*\}$' "$f")
     is "$bad" "" "$name: only 'key = value', 'name [filter] {' and '}' lines"
 done < <(find "$C/dovecot-2.4" -type f -name '*.conf*' | sort)
-like "$(cat "$C/dovecot-2.4/conf.d/auth-nextcloud.conf.ext")" '^passdb pam \{' "2.4: passdb pam { ... }"
-like "$(cat "$C/dovecot-2.4/conf.d/auth-nextcloud.conf.ext")" '^  service_name = dovecot-nextcloud$' "2.4: service_name = dovecot-nextcloud (conf/pam.d)"
-like "$(cat "$C/dovecot-2.4/conf.d/auth-nextcloud.conf.ext")" '^userdb ldap \{' "2.4: userdb ldap { ... }"
+
+# What the 2.4 parser makes of auth-nextcloud.conf.ext (doveconf -n prints
+# the canonical names: "filter", not "ldap_filter").
+f=$C/dovecot-2.4/conf.d/auth-nextcloud.conf.ext
+if [ -n "$DOVECONF24" ]; then
+    v24 "$f" >"$T/v24.conf"
+    "$DOVECONF24" -n -c "$T/v24.conf" >"$T/auth24.txt" 2>&1
+    P=$(sed -n '/^passdb pam {/,/^}/p' "$T/auth24.txt")
+    U=$(sed -n '/^userdb ldap {/,/^}/p' "$T/auth24.txt")
+    has "$P" "  service_name = dovecot-nextcloud" "2.4 doveconf: passdb pam { service_name = dovecot-nextcloud } (conf/pam.d)"
+    has "$P" "  max_requests = 100" "2.4 doveconf: passdb pam { max_requests = 100 }"
+    like "$P" '^    user = %\{user\}$' "2.4 doveconf: passdb pam { fields { user = %{user} } } (keys the auth cache per user)"
+    has "$U" '  filter = (&(objectClass=posixAccount)(|(uid=%{user})(mail=%{user})))' "2.4 doveconf: userdb ldap filter by uid or mail"
+    for kv in 'user = %{ldap:uid}' 'home = %{ldap:homeDirectory}' 'uid = %{ldap:uidNumber}' 'gid = %{ldap:gidNumber}'; do
+        like "$U" "^    ${kv//[\{\}]/\\&}\$" "2.4 doveconf: userdb ldap { fields { $kv } }"
+    done
+    like "$(cat "$T/auth24.txt")" '^ldap_uris = ' "2.4 doveconf: global ldap_uris"
+    grep '^#auth_cache_' "$f" | sed 's/^#//' >"$T/cache24.conf"
+    v24 "$T/cache24.conf" >"$T/cache24v.conf"
+    doveconf_ok "$T/cache24v.conf" "2.4: the commented auth cache settings are valid" "$DOVECONF24"
+else
+    skip "2.4 doveconf -n of auth-nextcloud.conf.ext" "no Dovecot 2.4"
+fi
+cmp -s <(grep '^#auth_cache_' "$f") <(grep '^#auth_cache_' "$C/dovecot-2.3/conf.d/auth-nextcloud.conf.ext")
+is "$?" 0 "2.4 recommends the same auth cache settings as 2.3 (auth_cache_negative_ttl = 0)"
+like "$(cat "$f")" '^passdb pam \{' "2.4: passdb pam { ... }"
+like "$(cat "$f")" '^  service_name = dovecot-nextcloud$' "2.4: service_name = dovecot-nextcloud (conf/pam.d)"
+like "$(cat "$f")" '^userdb ldap \{' "2.4: userdb ldap { ... }"
 
 # --------------------------------------------------- docker-mailserver ---
 bash -n "$C/docker-mailserver/user-patches.sh"

@@ -4,12 +4,17 @@
 # (tests/server/fault_server.py).  Each script starts its own servers on
 # free loopback ports, so the scripts may run in parallel (make -j).
 check_PROGRAMS += tests/integration/pam_driver
-tests_integration_pam_driver_SOURCES = tests/integration/pam_driver.c
+tests_integration_pam_driver_SOURCES = tests/integration/pam_driver.c tests/integration/syslog_stderr.c
 tests_integration_pam_driver_LDADD = -lpam
 # host_models: the module driven from threads, across fork, spaced in time.
 check_PROGRAMS += tests/integration/host_models
-tests_integration_host_models_SOURCES = tests/integration/host_models.c
+tests_integration_host_models_SOURCES = tests/integration/host_models.c tests/integration/syslog_stderr.c
 tests_integration_host_models_LDADD = -lpam
+# secret_scan: what the module leaves in its host (memory, descriptors,
+# setuid + SSLKEYLOGFILE); -lpam only, never libcurl.
+check_PROGRAMS += tests/integration/secret_scan
+tests_integration_secret_scan_SOURCES = tests/integration/secret_scan.c tests/integration/syslog_stderr.c
+tests_integration_secret_scan_LDADD = -lpam
 
 integration_tests = \
 	tests/integration/t_basic.sh \
@@ -23,6 +28,8 @@ integration_tests = \
 	tests/integration/t_host_models.sh \
 	tests/integration/t_fault_suite.sh \
 	tests/integration/t_load.sh \
+	tests/integration/t_hardening.sh \
+	tests/integration/t_host_safety.sh \
 	tests/integration/t_ctl.sh
 TESTS += $(integration_tests)
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * pam_driver - a minimal PAM application for the integration tests.
  *
@@ -27,11 +28,20 @@
  *   pam_user=...   (PAM_USER after the transaction)
  * Exit status: 0 when the last round's authenticate (and acct_mgmt, when
  * asked) returned PAM_SUCCESS, 1 when PAM said no, 2 on usage errors.
+ *
+ * Service files: with HB_CONFDIR set, from that directory through
+ * pam_start_confdir() (no pam_wrapper needed: nothing shared with other
+ * tests running at the same time); else from /etc/pam.d or pam_wrapper's.
+ * Log lines: linked with syslog_stderr.c, so every pam_syslog() line of a
+ * module reaches stderr in pam_wrapper's format.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <security/pam_appl.h>
 
@@ -205,7 +215,9 @@ int main(int argc, char **argv)
         }
         if (repeat > 1)
             printf("round=%d\n", round + 1);
-        rc = pam_start(service, user, &conv, &pamh);
+        rc = getenv("HB_CONFDIR") != NULL
+                 ? pam_start_confdir(service, user, &conv, getenv("HB_CONFDIR"), &pamh)
+                 : pam_start(service, user, &conv, &pamh);
         printf("start=%s\n", pam_name(rc));
         if (rc != PAM_SUCCESS) {
             fflush(stdout);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault suite: every way a server can fail, each repeated in one process.
 # Each case must end in its documented PAM code, every attempt within
-# timeout + 10%, with no file-descriptor growth and under 1 MiB of RSS
+# timeout + 50% + 500 ms, with no file-descriptor growth and under 1 MiB of RSS
 # growth between login 10 and the last one.  Fast faults run 1,000 times;
 # faults that only end by the timeout run FAULT_SLOW_REPS times (default 20)
 # with timeout=500 ms, to keep the suite short.
@@ -18,14 +18,15 @@ fault_case() {
     local desc=$1 expected=$2 reps=$3 timeout=$4 url=$5 out
     shift 5
     write_service fault "url=$url" "cafile=$WD_CA" "timeout=$timeout" "connect_timeout=$timeout" "$@"
-    out=$(_pwrap_env timeout -k 5 600 "$HOST_MODELS" growth "$reps" fault alice 'Alice-App-Pass-1' \
+    out=$(_confdir_env timeout -k 5 600 "$HOST_MODELS" growth "$reps" fault alice 'Alice-App-Pass-1' \
         2>"$TEST_TMP/fault.err")
     local fd rss max last results
     read -r fd rss max last results <<<"$(printf '%s' "$out" |
         sed -n 's/^fd=\([^ ]*\) rss_kb=\([^ ]*\) max_ms=\([^ ]*\) last=\([^ ]*\) results=\([^ ]*\)$/\1 \2 \3 \4 \5/p')"
     is "${last:-none}" "$expected" "$desc: $expected ($((reps + 10)) logins)"
     is "${results:-0}" 1 "$desc: the same result every time"
-    ok "[ ${max:-999999} -le $((timeout * 11 / 10)) ]" "$desc: slowest login ${max:-?} ms <= timeout $timeout ms + 10%"
+    # Bounded, with slack for a loaded 2-core machine: never a benchmark.
+    ok "[ ${max:-999999} -le $((timeout * 3 / 2 + 500)) ]" "$desc: slowest login ${max:-?} ms <= timeout $timeout ms + 50% + 500 ms"
     ok "[ '${fd%/*}' = '${fd#*/}' ]" "$desc: no fd growth (${fd:-?})"
     if [ -n "$SAN_PRELOAD" ]; then
         skip "$desc: RSS growth" "ASan's quarantine holds freed memory"

@@ -13,7 +13,7 @@ write_service dav "url=$WD_URL" "cafile=$WD_CA"
 
 # run_models ARGS...: host_models under pam_wrapper; stdout in MODELS_OUT.
 run_models() {
-    MODELS_OUT=$(_pwrap_env timeout -k 5 120 "$HOST_MODELS" "$@" 2>"$TEST_TMP/models.err")
+    MODELS_OUT=$(_confdir_env timeout -k 5 120 "$HOST_MODELS" "$@" 2>"$TEST_TMP/models.err")
 }
 
 # Distinct client ports (= TCP connections) among the new access log lines.

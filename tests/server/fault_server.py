@@ -20,6 +20,9 @@ Modes (what happens after a request's headers have been read):
   close-keepalive  answer 207 with keep-alive, close the connection when it
                    has been idle for 100 ms
   ok               answer 207 (with Set-Cookie) to everything, keep-alive
+  mute-idle        answer the first request of a connection (207, keep-alive),
+                   then read later requests on it but never answer them, as
+                   a peer behind a NAT that silently dropped the idle flow
 
 --log F appends one line per request: "mode=.. method=.. path=.. conn=N
 req=N" followed by the request headers as name="value" pairs; the value of
@@ -137,6 +140,9 @@ class Conn:
             return
         if self.read_request() is None:
             return
+        if mode == "mute-idle":
+            self.send(head_207(len(BODY_207), keepalive=True) + BODY_207)
+            mode = "hang"
         if mode == "hang":
             # Keep the connection open without answering until the peer goes away.
             self.sock.settimeout(None)
@@ -201,7 +207,7 @@ def write_atomic(path, text):
 
 def main():
     modes = ["hang", "reset", "garbage", "http09", "slow-headers", "slow-body",
-             "huge-body", "close-keepalive", "ok"]
+             "huge-body", "close-keepalive", "ok", "mute-idle"]
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mode", required=True, choices=modes)
     p.add_argument("--port-file", required=True)

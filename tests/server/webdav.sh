@@ -26,16 +26,20 @@ die() { echo "webdav.sh: $*" >&2; exit 1; }
 APACHE_BIN=${APACHE_BIN:-$(command -v apache2 || echo /usr/sbin/apache2)}
 APACHE_MODULES=${APACHE_MODULES:-/usr/lib/apache2/modules}
 
-# A free TCP port on ADDR (127.0.0.1 or ::1), or nothing when ADDR cannot be bound.
-free_port() {
-    python3 - "$1" <<'EOF' 2>/dev/null
+# N free TCP ports on ADDR (127.0.0.1 or ::1), one per line, all different
+# (every socket stays bound until all are found), or nothing when ADDR
+# cannot be bound.
+free_ports() {
+    python3 - "$1" "$2" <<'EOF' 2>/dev/null
 import socket, sys
-addr = sys.argv[1]
+addr, count = sys.argv[1], int(sys.argv[2])
 fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_STREAM)
-s.bind((addr, 0))
-print(s.getsockname()[1])
-s.close()
+held = []
+for _ in range(count):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.bind((addr, 0))
+    held.append(s)
+print("\n".join(str(s.getsockname()[1]) for s in held))
 EOF
 }
 
@@ -408,13 +412,13 @@ do_start() {
 
     for attempt in 1 2 3 4 5; do
         rm -f "$d/pid"
-        free_port 127.0.0.1 >"$d/port"
-        free_port ::1 >"$d/port6" || : >"$d/port6"
-        free_port 127.0.0.1 >"$d/http_port"
-        free_port 127.0.0.1 >"$d/expired_port"
-        free_port 127.0.0.1 >"$d/selfsigned_port"
-        free_port 127.0.0.1 >"$d/wrongname_port"
-        free_port 127.0.0.1 >"$d/mtls_port"
+        free_ports 127.0.0.1 6 >"$d/ports"
+        free_ports ::1 1 >"$d/port6" || : >"$d/port6"
+        i=0
+        for name in port http_port expired_port selfsigned_port wrongname_port mtls_port; do
+            i=$((i + 1))
+            sed -n "${i}p" "$d/ports" >"$d/$name"
+        done
         [ -s "$d/port" ] || die "cannot find a free port (is python3 installed?)"
         write_conf "$d" "$run_user" "$run_group"
         "$APACHE_BIN" -t -f "$d/httpd.conf" >"$d/configtest.log" 2>&1 ||

@@ -174,6 +174,23 @@ static void test_flag_values(void **state)
     }
 }
 
+/* A timeout below Nextcloud's throttle delay is legal but warned about. */
+static void test_timeout_warning(void **state)
+{
+    struct hb_config cfg;
+    char err[HB_ERROR_LEN];
+    const char *short_argv[] = {URL, "timeout=25000", NULL};
+    const char *long_argv[] = {URL, "timeout=26000", NULL};
+
+    (void) state;
+    assert_int_equal(load(&cfg, err, short_argv), 0);
+    assert_non_null(strstr(cfg.warning, "timeout=25000 ms is below 26000 ms"));
+    hb_config_free(&cfg);
+    assert_int_equal(load(&cfg, err, long_argv), 0);
+    assert_string_equal(cfg.warning, "");
+    hb_config_free(&cfg);
+}
+
 static void test_short_timeout(void **state)
 {
     struct hb_config cfg;
@@ -218,6 +235,12 @@ static void test_argument_errors(void **state)
         {{URL, "server_retry_after=-1"}, "server_retry_after: \"-1\" is not a number from 0 to 3600"},
         {{URL, "server_retry_after=3601"}, "server_retry_after: \"3601\""},
         {{URL, "debug=maybe"}, "debug: \"maybe\" is not yes or no"},
+        {{URL, "use_first_pass=no"}, "use_first_pass: takes no value"},
+        {{URL, "try_first_pass=yes"}, "try_first_pass: takes no value"},
+        {{URL, "use_authtok=1"}, "use_authtok: takes no value"},
+        {{URL, "cache_fresh=60"}, "cache_fresh: needs store="},
+        {{URL, "store=sqlite:/x"}, "store: must be lmdb:/DIR"},
+        {{URL, "store=lmdb:/var/cache/x"}, "secret_file: required with store="},
         {{URL, "timeout=abc"}, "timeout: \"abc\" is not a number from 100 to 300000"},
         {{URL, "timeout=-5"}, "timeout: \"-5\" is not a number"},
         {{URL, "timeout=+5000"}, "timeout: \"+5000\" is not a number"},
@@ -364,6 +387,9 @@ static void test_file_errors(void **state)
     expect_file_error("config = /etc/other.conf\n", 0600, "bad.conf:1: config: not allowed inside");
     expect_file_error("= value\n", 0600, "bad.conf:1: =: line has no key");
     expect_file_error("url\n", 0600, "bad.conf:1: url: needs a value");
+    expect_file_error("url = https://a.example/ # ours\n", 0600,
+                      "bad.conf:1: url: a '#' after the value: comments must stand on their own line");
+    expect_file_error("url = https://a.example/\ntimeout = 30000\t# 30 s\n", 0600, "bad.conf:2: timeout: a '#'");
     expect_file_error("timeout = 1000\n", 0600, "url: missing");
     expect_file_error("url = https://a.example/\n", 0666, "must be writable only by its owner");
     expect_file_error("url = https://a.example/\n", 0620, "must be writable only by its owner");
@@ -436,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_error_has_no_control_characters),
         cmocka_unit_test(test_flag_values),
         cmocka_unit_test(test_short_timeout),
+        cmocka_unit_test(test_timeout_warning),
         cmocka_unit_test(test_forward_header_none),
         cmocka_unit_test(test_argument_errors),
         cmocka_unit_test(test_several_urls),
