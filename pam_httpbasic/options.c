@@ -665,3 +665,68 @@ void hb_config_free(struct hb_config *cfg)
         *field = NULL;
     }
 }
+
+/*
+ * Copy value into out for printing, with the user:password of a
+ * "scheme://user:password@host" URL replaced by "***" (proxy, store).
+ */
+static void mask_userinfo(const char *value, char *out, size_t outlen)
+{
+    const char *authority = strstr(value, "://");
+    const char *at = authority != NULL ? strchr(authority + 3, '@') : NULL;
+    const char *slash = authority != NULL ? strchr(authority + 3, '/') : NULL;
+
+    if (at == NULL || (slash != NULL && slash < at))
+        snprintf(out, outlen, "%s", value);
+    else
+        snprintf(out, outlen, "%.*s***%s", (int) (authority + 3 - value), value, at);
+}
+
+/* The printable value of opt in cfg, written to out; NULL when unset. */
+static const char *describe_value(const struct hb_config *cfg, const struct option *opt,
+                                  char *out, size_t outlen)
+{
+    const char *field = (const char *) cfg + opt->offset;
+    const char *const *text = (const char *const *) (const void *) field;
+    size_t used = 0;
+
+    out[0] = '\0';
+    switch (opt->type) {
+    case OPT_FLAG:
+    case OPT_BARE:
+        return *(const bool *) (const void *) field ? "yes" : "no";
+    case OPT_MS:
+    case OPT_NUMBER:
+        snprintf(out, outlen, "%ld", *(const long *) (const void *) field);
+        return out;
+    case OPT_STATUSES:
+        for (size_t i = 0; i < *(const size_t *) (const void *) ((const char *) cfg + opt->count_offset); i++)
+            used += (size_t) snprintf(out + used, outlen - used, "%s%ld", i > 0 ? "," : "",
+                                      ((const long *) (const void *) field)[i]);
+        return out;
+    case OPT_URLS:
+        for (size_t i = 0; i < cfg->server_count && used < outlen; i++)
+            used += (size_t) snprintf(out + used, outlen - used, "%s%s", i > 0 ? " " : "",
+                                      cfg->servers[i].url);
+        return cfg->server_count > 0 ? out : NULL;
+    case OPT_HEADER:
+        return *text != NULL ? *text : "none";
+    case OPT_STRING:
+    case OPT_PATH:
+    case OPT_METHOD:
+    case OPT_DOMAIN:
+        if (*text == NULL)
+            return NULL;
+        mask_userinfo(*text, out, outlen);
+        return out;
+    }
+    return NULL;    /* every type is listed above: -Wswitch flags a new one */
+}
+
+void hb_config_describe(const struct hb_config *cfg, hb_describe_fn *fn, void *arg)
+{
+    char value[HB_MAX_SERVERS * (MAX_VALUE_LEN + 1) + 1];
+
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        fn(options[i].name, describe_value(cfg, &options[i], value, sizeof(value)), arg);
+}
