@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,82 +126,14 @@ static bool reads_options(const char *type)
     return strcmp(type + (type[0] == '-'), "auth") == 0;
 }
 
-static bool is_account(const char *type)
-{
-    return strcmp(type + (type[0] == '-'), "account") == 0;
-}
-
-#define SCAN_LINES 32            /* auth / account lines of one service remembered */
-
-/*
- * What a service file loads: the module's pam_sm_acct_mgmt vouches only for
- * a user that pam_sm_authenticate accepted with the very same arguments
- * (same words, same order), so account lines are matched against auth lines.
- */
-struct scan {
-    unsigned found;                      /* lines loading the module */
-    uint64_t auth[SCAN_LINES];           /* argument fingerprints of auth lines */
-    size_t auth_count;
-    uint64_t account[SCAN_LINES];
-    unsigned account_line[SCAN_LINES];
-    size_t account_count;
-};
-
-/* FNV-1a over the arguments, each with its terminating NUL. */
-static uint64_t args_fingerprint(int count, const char **args)
-{
-    uint64_t hash = 0xcbf29ce484222325ULL;
-
-    for (int i = 0; i < count; i++)
-        for (const char *c = args[i]; ; c++) {
-            hash = (hash ^ (unsigned char) *c) * 0x100000001b3ULL;
-            if (*c == '\0')
-                break;
-        }
-    return hash;
-}
-
-/* Remember an auth or account line's arguments in scan. */
-static void note_line(struct scan *scan, const char *type, unsigned number, int count, const char **args)
-{
-    uint64_t key = args_fingerprint(count, args);
-
-    if (reads_options(type) && scan->auth_count < SCAN_LINES) {
-        scan->auth[scan->auth_count++] = key;
-    } else if (is_account(type) && scan->account_count < SCAN_LINES) {
-        scan->account_line[scan->account_count] = number;
-        scan->account[scan->account_count++] = key;
-    }
-}
-
-/* 1 after naming each account line whose arguments match no auth line; else 0. */
-static int check_account_lines(const char *file, const struct scan *scan)
-{
-    int rc = 0;
-
-    for (size_t i = 0; i < scan->account_count; i++) {
-        bool matched = false;
-
-        for (size_t j = 0; j < scan->auth_count; j++)
-            matched = matched || scan->account[i] == scan->auth[j];
-        if (!matched) {
-            fprintf(stderr, "%s:%u: account line: its arguments differ from every auth line of"
-                    " pam_httpbasic in this file, so the module ignores the user there"
-                    " (PAM_IGNORE); give it the auth line's arguments\n", file, scan->account_line[i]);
-            rc = 1;
-        }
-    }
-    return rc;
-}
-
 /*
  * Check one logical pam.d line (comment already removed): when it loads
- * this module, print it and its settings and note it in scan; returns 0 or 1.
+ * this module, print it and its settings.  Adds to *found; returns 0 or 1.
  * The arguments are parsed as the module parses them, without a default:
  * an auth line without any is an error there too.  account, password and
  * session read no options: such a line without arguments is fine.
  */
-static int check_service_line(const char *file, unsigned number, char *line, struct scan *scan)
+static int check_service_line(const char *file, unsigned number, char *line, unsigned *found)
 {
     const char *args[CTL_MAX_ARGS];
     char *cursor = line;
@@ -217,8 +148,7 @@ static int check_service_line(const char *file, unsigned number, char *line, str
         return 0;
     while (count < CTL_MAX_ARGS && (args[count] = next_token(&cursor, true)) != NULL)
         count++;
-    scan->found++;
-    note_line(scan, type, number, count, args);
+    (*found)++;
     printf("%s:%u: %s %s %s\n", file, number, type, control, module);
     if (count > 0 || reads_options(type)) {
         rc = hb_config_load(&cfg, count, args, err, sizeof(err)) == 0 ? 0 : 1;
@@ -261,8 +191,7 @@ static bool read_logical_line(FILE *fp, char *line, size_t size, unsigned *numbe
 static int check_service(const char *dir, const char *name)
 {
     char path[4096], line[LINE_MAX_LEN];
-    unsigned number = 0, first = 0;
-    struct scan scan = {.found = 0};
+    unsigned number = 0, first = 0, found = 0;
     int rc = 0;
     FILE *fp;
 
@@ -277,10 +206,9 @@ static int check_service(const char *dir, const char *name)
         return 1;
     }
     while (read_logical_line(fp, line, sizeof(line), &number, &first))
-        rc |= check_service_line(path, first, line, &scan);
+        rc |= check_service_line(path, first, line, &found);
     fclose(fp);
-    rc |= check_account_lines(path, &scan);
-    if (scan.found == 0) {
+    if (found == 0) {
         fprintf(stderr, "%s: no line loads pam_httpbasic.so\n", path);
         rc = 1;
     }

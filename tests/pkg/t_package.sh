@@ -112,13 +112,10 @@ check "man --warnings: pam_httpbasic-ctl(8) is clean" \
 WD=$TMP/server
 if bash "$SRC/tests/server/webdav.sh" start "$WD" >"$TMP/webdav.log" 2>&1; then
     URL=https://127.0.0.1:$(cat "$WD/port")/remote.php/dav/
-    # account: the same arguments, or the module does not vouch for the user there.
-    printf '%s required pam_httpbasic.so url=%s cafile=%s\n' auth "$URL" "$WD/ca.pem" \
-        account "$URL" "$WD/ca.pem" >"/etc/pam.d/$SERVICE"
+    printf 'auth    required pam_httpbasic.so url=%s cafile=%s\naccount required pam_httpbasic.so\n' \
+        "$URL" "$WD/ca.pem" >"/etc/pam.d/$SERVICE"
     printf '%s\n' "$PW" | timeout -k 5 120 pamtester "$SERVICE" alice authenticate acct_mgmt >"$TMP/pt1.log" 2>&1
-    rc=$?
-    is "$rc" 0 "pamtester: the right password is accepted through /etc/pam.d/$SERVICE (bare module name)"
-    [ "$rc" = 0 ] || sed 's/^/#   /' "$TMP/pt1.log"
+    is "$?" 0 "pamtester: the right password is accepted through /etc/pam.d/$SERVICE (bare module name)"
     printf 'wrong\n' | timeout -k 5 120 pamtester "$SERVICE" alice authenticate >"$TMP/pt2.log" 2>&1
     rc=$?
     check "pamtester: a wrong password is refused (exit $rc)" [ "$rc" != 0 ] && [ "$rc" != 124 ]
