@@ -482,7 +482,8 @@ static void attempt_server(struct request *req, const struct hb_config *cfg, siz
 static void try_servers(struct request *req, const struct hb_config *cfg, struct hb_store *store,
                         struct hb_outcome *out)
 {
-    bool failover = cfg->server_count > 1 && cfg->server_retry_after > 0;
+    /* With a store a single server rests too: the cache answers meanwhile. */
+    bool failover = (cfg->server_count > 1 || store != NULL) && cfg->server_retry_after > 0;
     bool rests[HB_MAX_SERVERS];
     bool skip_resting = false;
 

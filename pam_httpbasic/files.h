@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #define HB_SECRET_MAX 1024       /* bytes read from a secret file */
+#define HB_SECRET_MIN 32         /* bytes a secret_file= must hold */
 
 /*
  * Open path read-only, close-on-exec, without following a symlink; it must

@@ -543,6 +543,26 @@ static bool is_set(const struct parser *p, const char *key)
 }
 
 /*
+ * The secret: a file hb_read_secret() trusts (root-owned, no group or
+ * other access) holding at least HB_SECRET_MIN bytes.  The bytes are wiped.
+ */
+static int check_secret(struct parser *p)
+{
+    unsigned char secret[HB_SECRET_MAX];
+    char why[HB_ERROR_LEN];
+    size_t len = 0;
+    int rc = 0;
+
+    if (hb_read_secret(p->cfg->secret_file, secret, &len, why, sizeof(why)) != 0)
+        rc = fail(p, "secret_file", "%s", why);
+    else if (len < HB_SECRET_MIN)
+        rc = fail(p, "secret_file", "%s holds %zu bytes, at least %d are needed (openssl rand -hex 32 > FILE)",
+                  p->cfg->secret_file, len, HB_SECRET_MIN);
+    explicit_bzero(secret, sizeof(secret));
+    return rc;
+}
+
+/*
  * The store: a known scheme (the backend checks the rest when it opens),
  * a secret with it, and the options that need a store only with one.
  */
@@ -569,7 +589,7 @@ static int check_store(struct parser *p)
         return fail(p, "store_auth_file", "only for a Redis store");
     if (p->cfg->guard_exempt != NULL && !hb_address_list_valid(p->cfg->guard_exempt, bad, sizeof(bad)))
         return fail(p, "guard_exempt", "'%s' is not an address or network (a.b.c.d[/BITS], IPv6[/BITS], comma-separated)", bad);
-    return 0;
+    return check_secret(p);
 }
 
 /* Checks that involve several keys, after both sources were read. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * pam_httpbasic.c - the PAM entry points: gather the inputs of a login,
- * call the HTTP check, map its outcome to a PAM code and log the decision.
+ * pam_httpbasic.c - the PAM entry points: gather and validate the inputs
+ * of a login, and let decide.c decide it (cache, servers, decision line).
  *
  * Threading: nothing here is global; everything lives on the stack or in
  * the PAM handle, so independent PAM handles may be used from several
@@ -20,7 +20,7 @@
 #include <security/pam_modules.h>
 
 #include "check.h"
-#include "guard.h"
+#include "decide.h"
 #include "options.h"
 #include "validate.h"
 
@@ -35,19 +35,6 @@
  * nothing.
  */
 #define AUTH_DATA "pam_httpbasic:authenticated_user"
-
-#define LOG_FIELD 96   /* bytes of an escaped user or rhost in a log line */
-
-/* The inputs of one authentication, gathered from the PAM handle. */
-struct login {
-    const char *user;               /* PAM_USER */
-    const char *password;           /* PAM_AUTHTOK, owned by PAM */
-    const char *rhost;              /* PAM_RHOST, may be NULL */
-    char http_user[HB_USER_BUF];    /* user name sent to the server */
-    char client_ip[HB_IP_BUF];      /* forwarded address, "" for none */
-    char user_log[LOG_FIELD];       /* escaped for log lines */
-    char rhost_log[LOG_FIELD];
-};
 
 /* Parse arguments and config file into cfg; PAM_SERVICE_ERR on any error. */
 static int load_config(pam_handle_t *pamh, int argc, const char **argv, struct hb_config *cfg)
@@ -87,7 +74,7 @@ static int get_password(pam_handle_t *pamh, const struct hb_config *cfg, const c
 }
 
 /* Log "auth refused" for invalid input; the request is never sent. */
-static int refuse(pam_handle_t *pamh, const struct login *login, enum hb_input why, int code)
+static int refuse(pam_handle_t *pamh, const struct hb_login *login, enum hb_input why, int code)
 {
     pam_syslog(pamh, LOG_NOTICE, "auth refused: user=%s rhost=%s: %s (no request sent)",
                login->user_log, login->rhost_log, hb_input_text(why));
@@ -95,7 +82,7 @@ static int refuse(pam_handle_t *pamh, const struct login *login, enum hb_input w
 }
 
 /* Read user, password and rhost from PAM and validate them all. */
-static int gather_inputs(pam_handle_t *pamh, const struct hb_config *cfg, struct login *login)
+static int gather_inputs(pam_handle_t *pamh, const struct hb_config *cfg, struct hb_login *login)
 {
     const void *rhost = NULL;
     enum hb_input why;
@@ -123,151 +110,6 @@ static int gather_inputs(pam_handle_t *pamh, const struct hb_config *cfg, struct
     return PAM_SUCCESS;
 }
 
-static int log_priority(enum hb_verdict verdict)
-{
-    switch (verdict) {
-    case HB_OK: return LOG_INFO;
-    case HB_DENIED: return LOG_NOTICE;
-    case HB_DISABLED: return LOG_NOTICE;
-    case HB_THROTTLED: return LOG_WARNING;
-    case HB_UNAVAILABLE: return LOG_ERR;
-    }
-    return LOG_ERR;
-}
-
-/* The PAM code for a verdict. */
-static int pam_code(enum hb_verdict verdict)
-{
-    switch (verdict) {
-    case HB_OK: return PAM_SUCCESS;
-    case HB_DENIED: return PAM_AUTH_ERR;
-    case HB_DISABLED: return PAM_PERM_DENIED;
-    case HB_THROTTLED: return PAM_MAXTRIES;
-    case HB_UNAVAILABLE: return PAM_AUTHINFO_UNAVAIL;
-    }
-    return PAM_AUTHINFO_UNAVAIL;
-}
-
-/* ' error="..."' for an attempt that failed, else "". */
-static void format_error(const struct hb_attempt *attempt, char *out, size_t outlen)
-{
-    char escaped[HB_ERROR_LEN];
-
-    out[0] = '\0';
-    if (attempt->error[0] == '\0')
-        return;
-    hb_log_escape(attempt->error, escaped, sizeof(escaped));
-    snprintf(out, outlen, " error=\"%s\"", escaped);
-}
-
-/* A warning for each server that gave no usable answer before the last one. */
-static void log_failovers(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_outcome *out)
-{
-    char error[HB_ERROR_LEN + 16];
-
-    for (size_t i = 0; i + 1 < out->attempt_count; i++) {
-        const struct hb_attempt *a = &out->attempts[i];
-
-        format_error(a, error, sizeof(error));
-        pam_syslog(pamh, LOG_WARNING, "server %s gave no usable answer: status=%ld ms=%ld%s; trying the next one",
-                   cfg->servers[a->server].host, a->http_status, a->elapsed_ms, error);
-    }
-}
-
-/* One line per decision: verdict, who, from where, which server, how it went. */
-static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
-                         const struct login *login, const struct hb_outcome *out)
-{
-    const struct hb_attempt *last = &out->attempts[out->attempt_count - 1];
-    char error[HB_ERROR_LEN + 16];
-    char servers[64] = "";
-    const char *hint = "";
-
-    log_failovers(pamh, cfg, out);
-    format_error(last, error, sizeof(error));
-    if (cfg->server_count > 1)
-        snprintf(servers, sizeof(servers), " tried=%zu skipped=%zu", out->attempt_count, out->skipped);
-    if (out->verdict == HB_THROTTLED)
-        hint = " (the server throttles this client address; make sure this host is in"
-               " Nextcloud's trusted_proxies so that it sees the real client)";
-    pam_syslog(pamh, log_priority(out->verdict),
-               "auth %s: user=%s rhost=%s forwarded=%s server=%s status=%ld ms=%ld%s%s%s",
-               hb_verdict_name(out->verdict), login->user_log, login->rhost_log,
-               login->client_ip[0] != '\0' && cfg->forward_header != NULL ? login->client_ip : "-",
-               cfg->servers[last->server].host, last->http_status, out->elapsed_ms, servers, error, hint);
-}
-
-/* A store that failed: the guard is skipped for this login (never a refusal). */
-static void log_store_error(pam_handle_t *pamh, const char *err)
-{
-    char escaped[HB_ERROR_LEN];
-
-    hb_log_escape(err, escaped, sizeof(escaped));
-    pam_syslog(pamh, LOG_WARNING, "store unavailable: %s (no guard for this login)", escaped);
-}
-
-/* The brute-force guard before the request: PAM_MAXTRIES when this client address is refused. */
-static int guard_check(pam_handle_t *pamh, const struct hb_config *cfg, const struct login *login)
-{
-    char err[HB_ERROR_LEN] = "";
-    struct hb_store *store;
-    bool blocked = false;
-
-    if (hb_guard_applies(cfg, login->client_ip)) {
-        store = hb_store_acquire(cfg, err, sizeof(err));
-        if (store != NULL)
-            blocked = hb_guard_blocked(cfg, store, login->client_ip, err, sizeof(err));
-        hb_store_release(store);
-    }
-    if (err[0] != '\0')
-        log_store_error(pamh, err);
-    if (blocked)
-        pam_syslog(pamh, LOG_NOTICE, "auth refused: user=%s rhost=%s: too many failures from this address"
-                   " (guard: %ld in %ld s; no request sent)",
-                   login->user_log, login->rhost_log, cfg->guard_failures, cfg->guard_window);
-    return blocked ? PAM_MAXTRIES : PAM_SUCCESS;
-}
-
-/* After the request: a wrong password (only that) counts against the client address. */
-static void guard_count(pam_handle_t *pamh, const struct hb_config *cfg, const struct login *login,
-                        enum hb_verdict verdict)
-{
-    char err[HB_ERROR_LEN] = "";
-    struct hb_store *store;
-
-    if (verdict == HB_DENIED && hb_guard_applies(cfg, login->client_ip)) {
-        store = hb_store_acquire(cfg, err, sizeof(err));
-        if (store != NULL)
-            hb_guard_count_failure(cfg, store, login->client_ip, err, sizeof(err));
-        hb_store_release(store);
-    }
-    if (err[0] != '\0')
-        log_store_error(pamh, err);
-}
-
-/* Ask the server about this login and log the answer. */
-static int check_login(pam_handle_t *pamh, const struct hb_config *cfg, const struct login *login)
-{
-    const struct hb_credentials cred = {login->http_user, login->password, login->client_ip};
-    char http_user_log[LOG_FIELD];
-    struct hb_outcome out;
-
-    if (cfg->insecure_skip_verify)
-        pam_syslog(pamh, LOG_WARNING,
-                   "insecure_skip_verify is set: the TLS certificate of %s is not verified",
-                   cfg->servers[0].host);
-    if (cfg->debug) {
-        hb_log_escape(login->http_user, http_user_log, sizeof(http_user_log));
-        pam_syslog(pamh, LOG_DEBUG, "sending %s %s as user %s (timeout %ld ms, %zu server(s))",
-                   cfg->method, cfg->servers[0].url, http_user_log, cfg->timeout_ms,
-                   cfg->server_count);
-    }
-    hb_check(cfg, &cred, NULL, &out);
-    log_decision(pamh, cfg, login, &out);
-    guard_count(pamh, cfg, login, out.verdict);
-    return pam_code(out.verdict);
-}
-
 static void free_data(pam_handle_t *pamh, void *data, int status)
 {
     (void) pamh;
@@ -292,13 +134,13 @@ static int remember_user(pam_handle_t *pamh, const char *user)
  * Check user and password against the configured WebDAV URL.
  * Returns PAM_SUCCESS, PAM_AUTH_ERR (wrong password, bad input),
  * PAM_USER_UNKNOWN (unusable user name), PAM_MAXTRIES (throttled, or
- * refused by the brute-force guard without a request),
+ * refused by the guard), PAM_PERM_DENIED (account disabled),
  * PAM_AUTHINFO_UNAVAIL (no usable answer) or PAM_SERVICE_ERR (config).
  */
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     struct hb_config cfg;
-    struct login login;
+    struct hb_login login;
     int rc;
 
     (void) flags;
@@ -307,9 +149,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     if (rc == PAM_SUCCESS)
         rc = gather_inputs(pamh, &cfg, &login);
     if (rc == PAM_SUCCESS)
-        rc = guard_check(pamh, &cfg, &login);
-    if (rc == PAM_SUCCESS)
-        rc = check_login(pamh, &cfg, &login);
+        rc = hb_decide(pamh, &cfg, &login);
     if (rc == PAM_SUCCESS)
         rc = remember_user(pamh, login.user);
     hb_config_free(&cfg);

@@ -21,8 +21,9 @@
 #
 # Servers: start_webdav (sets WD WD_PORT WD_PORT6 WD_HTTP_PORT WD_URL
 #      WD_BASE WD_CA WD_LOG ...), start_fault MODE [tls] (sets FAULT_PORT,
-#      FAULT_LOG), start_redis (sets RD RD_PORT RD_SOCK; stop_redis,
-#      restart_redis, redis_cli).  Everything is stopped by an EXIT trap.
+#      FAULT_LOG; FAULT_BIND_PORT=N for a given port), start_redis (sets RD
+#      RD_PORT RD_SOCK; stop_redis, restart_redis, redis_cli).  Everything is
+#      stopped by an EXIT trap.
 #
 # PAM: write_service NAME ARG... (auth + account lines for $MODULE with ARGs)
 #      write_service_raw NAME < lines
@@ -209,6 +210,7 @@ restart_redis() { bash "$REDIS_SH" start "$RD" >>"$TEST_TMP/redis-start.log" 2>&
 redis_cli() { bash "$REDIS_SH" cli "$RD" "$@"; }
 
 # start_fault MODE [tls]: a fault server; FAULT_PORT, FAULT_LOG, FAULT_PID.
+# FAULT_BIND_PORT=N binds port N (e.g. the port of a server it replaces).
 _FAULT_N=0
 start_fault() {
     local mode=$1 dir i
@@ -221,7 +223,7 @@ start_fault() {
         tls=(--tls "$WD/server.pem" "$WD/server.key")
     fi
     python3 "$FAULT_PY" --mode "$mode" --port-file "$dir/port" --pid-file "$dir/pid" \
-        --log "$dir/requests.log" --lifetime 900 "${tls[@]}" >"$dir/out" 2>&1 &
+        --log "$dir/requests.log" --lifetime 900 --port "${FAULT_BIND_PORT:-0}" "${tls[@]}" >"$dir/out" 2>&1 &
     _FAULT_PIDS+=($!)
     FAULT_PID=$!
     for i in $(seq 1 100); do

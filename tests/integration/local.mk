@@ -36,7 +36,8 @@ integration_tests = \
 	tests/integration/t_host_safety.sh \
 	tests/integration/t_store.sh \
 	tests/integration/t_guard.sh \
-	tests/integration/t_ctl.sh
+	tests/integration/t_ctl.sh \
+	tests/integration/t_cache.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \

@@ -46,7 +46,7 @@ ok '[ -n "$KEYS" ]' "check: the option table was found in options.c"
 is "$SHOWN" "$KEYS" "check: every key of the option table, in table order"
 
 # A config file with a store and secrets: only paths are printed.
-echo 'TOPSECRET-KEY-MATERIAL' >"$TEST_TMP/secret"
+echo 'TOPSECRET-KEY-MATERIAL-0123456789abcdef0123456789' >"$TEST_TMP/secret"
 chmod 0600 "$TEST_TMP/secret"
 echo 'Redis-Pass-77' >"$TEST_TMP/redis-auth"
 chmod 0600 "$TEST_TMP/redis-auth"

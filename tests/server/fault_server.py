@@ -23,6 +23,17 @@ Modes (what happens after a request's headers have been read):
   mute-idle        answer the first request of a connection (207, keep-alive),
                    then read later requests on it but never answer them, as
                    a peer behind a NAT that silently dropped the idle flow
+  nc-maintenance   answer Nextcloud's 503 for maintenance mode, byte for byte
+  nc-disabled      answer Nextcloud's 503 for a disabled account, byte for byte
+                   (both measured on Nextcloud 29; Apache cannot send these
+                   bodies with a 503 to a PROPFIND)
+  nc-throttled     answer 429 (no Retry-After), as Nextcloud's brute-force block
+  forbidden        answer 403
+                   (these stand in for Nextcloud at a URL that answered 207
+                   before: Apache serves each status at its own URL only)
+
+--port N binds that port instead of a free one (to stand in for another
+server at the same URL).
 
 --log F appends one line per request: "mode=.. method=.. path=.. conn=N
 req=N" followed by the request headers as name="value" pairs; the value of
@@ -42,6 +53,24 @@ BODY_207 = (b'<?xml version="1.0" encoding="utf-8"?>\n'
             b'<d:multistatus xmlns:d="DAV:"><d:response><d:href>/remote.php/dav/</d:href>'
             b'<d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop>'
             b'<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>\n')
+
+# Nextcloud 29's answers to PROPFIND /remote.php/dav/ (facts.md), exactly.
+BODY_NC_DISABLED = (b'<?xml version="1.0" encoding="utf-8"?>\n'
+                    b'<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns">\n'
+                    b'  <s:exception>Sabre\\DAV\\Exception\\ServiceUnavailable</s:exception>\n'
+                    b'  <s:message>OC\\User\\LoginException: Account disabled</s:message>\n'
+                    b'</d:error>\n')
+BODY_NC_MAINTENANCE = (b'<?xml version="1.0" encoding="utf-8"?>\n'
+                       b'<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns">\n'
+                       b'  <s:exception>OCA\\DAV\\Exception\\ServerMaintenanceMode</s:exception>\n'
+                       b'  <s:message>System is in maintenance mode.</s:message>\n'
+                       b'</d:error>\n')
+
+
+def answer_status(line, body):
+    return (b"HTTP/1.1 " + line + b"\r\n"
+            b"Content-Type: application/xml; charset=utf-8\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)) + body
 
 
 def head_207(length=None, keepalive=False, cookie=False):
@@ -174,6 +203,14 @@ class Conn:
         elif mode == "slow-body":
             self.send(head_207(len(BODY_207)))
             self.trickle(BODY_207)
+        elif mode == "nc-maintenance":
+            self.send(answer_status(b"503 Service Unavailable", BODY_NC_MAINTENANCE))
+        elif mode == "nc-disabled":
+            self.send(answer_status(b"503 Service Unavailable", BODY_NC_DISABLED))
+        elif mode == "nc-throttled":
+            self.send(answer_status(b"429 Too Many Requests", b""))
+        elif mode == "forbidden":
+            self.send(answer_status(b"403 Forbidden", b""))
         elif mode == "huge-body":
             self.send(head_207(None))
             chunk = b"x" * 16384
@@ -207,7 +244,8 @@ def write_atomic(path, text):
 
 def main():
     modes = ["hang", "reset", "garbage", "http09", "slow-headers", "slow-body",
-             "huge-body", "close-keepalive", "ok", "mute-idle"]
+             "huge-body", "close-keepalive", "ok", "mute-idle", "nc-maintenance",
+             "nc-disabled", "nc-throttled", "forbidden"]
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mode", required=True, choices=modes)
     p.add_argument("--port-file", required=True)
@@ -215,6 +253,7 @@ def main():
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     p.add_argument("--log")
     p.add_argument("--lifetime", type=float, default=600)
+    p.add_argument("--port", type=int, default=0)
     args = p.parse_args()
 
     if args.tls:
@@ -227,7 +266,7 @@ def main():
 
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
+    srv.bind(("127.0.0.1", args.port))
     srv.listen(64)
     write_atomic(args.pid_file, str(os.getpid()))
     write_atomic(args.port_file, str(srv.getsockname()[1]))
