@@ -6,6 +6,8 @@
 #ifndef HB_CTL_H
 #define HB_CTL_H
 
+#include <stdbool.h>
+
 #include "options.h"
 
 #define CTL_DEFAULT_ARG "config=/etc/security/pam_httpbasic.conf"
@@ -27,5 +29,12 @@ int ctl_load(struct hb_config *cfg, int count, const char **args);
  * server and a summary.  Returns 0 ok, 1 warning, 2 critical, 3 unknown.
  */
 int ctl_probe(int argc, char **argv);
+
+/*
+ * cache stats [ARG...] | cache forget USER [ARG...]: the credential cache
+ * of the configured store (entries, users, ages; or drop one user's).
+ * Returns 0 ok, 1 failure (no store, store error), 2 usage.
+ */
+int ctl_cache(int argc, char **argv);
 
 #endif

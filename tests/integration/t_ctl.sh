@@ -301,6 +301,41 @@ like "$TTY_OUT" 'verdict=ok' "login on a terminal: ok"
 unlike "$TTY_OUT" "$PW" "login on a terminal: the password is not echoed"
 
 # ------------------------------------------------------------------ usage ---
+# ------------------------------------------------------------------ cache ---
+# The module fills the store; the tool reads and drops entries in it, and a
+# forgotten user is asked about again by every process.
+mkdir -m 700 "$TEST_TMP/store"
+printf '%s\n' 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef >"$TEST_TMP/cache.secret"
+chmod 0600 "$TEST_TMP/cache.secret"
+CACHE=("${GOOD[@]}" "store=lmdb:$TEST_TMP/store" "secret_file=$TEST_TMP/cache.secret" cache_fresh=3600)
+write_service cached "${CACHE[@]}"
+run_driver --password "$PW" cached alice
+run_driver --password 'pass word:with:colons' cached bob
+ctl cache stats "${CACHE[@]}"
+is "$RC" 0 "cache stats: exit 0"
+like "$TEXT" '^store=lmdb:.* users=2 verifiers=2 corrupt=0 newest_age=[0-9]+ oldest_age=[0-9]+ fresh=3600 stale=0$' \
+    "cache stats: 2 users, 2 verifiers, their ages"
+is "$(grep -c '^record verifiers=1 ' "$OUT")" 2 "cache stats: one line per user record"
+unlike "$TEXT" 'alice|bob|Alice-App|pass word|0123456789abcdef' "cache stats: no user name, password or secret"
+log_mark
+run_driver --password "$PW" cached alice
+is "$(log_count_new)" 0 "before forget: alice is a fresh cache hit (no request)"
+ctl cache forget alice "${CACHE[@]}"
+is "$RC" 0 "cache forget alice: exit 0"
+like "$TEXT" '^forgot user=alice' "cache forget: says what it did"
+ctl cache stats "${CACHE[@]}"
+like "$TEXT" ' users=1 verifiers=1 ' "cache stats after forget: bob's record only"
+log_mark
+run_driver --password "$PW" cached alice
+is "$AUTH/$(log_count_new)" PAM_SUCCESS/1 "after forget: the next login of alice asks the server again"
+ctl cache stats "${GOOD[@]}"
+is "$RC" 1 "cache stats without store=: exit 1"
+like "$TEXT" 'no store=' "cache stats without store=: says why"
+ctl cache forget
+is "$RC" 2 "cache forget without a user: usage, exit 2"
+ctl cache stats "store=lmdb:$TEST_TMP/store" "${GOOD[@]}"
+is "$RC" 1 "cache stats with store= but no secret_file: the module's config error, exit 1"
+
 ctl nonsense
 is "$RC" 2 "an unknown subcommand exits 2"
 like "$TEXT" 'pam_httpbasic-ctl probe' "an unknown subcommand prints the usage"
