@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * validate.c - pure input checks; no PAM, no network, no allocation.
  */

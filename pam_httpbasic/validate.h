@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * validate.h - pure checks on the inputs of one login, before anything
  * reaches the wire: user name, password, PAM_RHOST, the user-name mapping

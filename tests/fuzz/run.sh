@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/fuzz/run.sh - build the libFuzzer targets and run each for a bounded time.
 #
 # Debian 12 packages needed (as root: apt-get install -y --no-install-recommends ...):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/integration/lib.sh - helpers for the integration tests (bash).
 # Sourced by every tests/integration/t_*.sh script:
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Integration tests: the built module, loaded by a small PAM application
 # (pam_driver) or pamtester under pam_wrapper, against a real Apache HTTPS
 # WebDAV server (tests/server/webdav.sh) and a fault server

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Unit tests (cmocka): pure code from the convenience library, no network.
 if HAVE_CMOCKA
 unit_tests = tests/unit/test_options tests/unit/test_validate tests/unit/test_check tests/unit/test_store_lmdb tests/unit/test_cache

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for options.c: every key, every error, the config file rules. */
 #include <setjmp.h>
 #include <stdarg.h>

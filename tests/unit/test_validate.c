@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for validate.c: user, password, rhost, mapping, log escaping. */
 #include <setjmp.h>
 #include <stdarg.h>
