@@ -195,19 +195,12 @@ static CURLcode set_connection_options(CURL *h, const struct hb_config *cfg)
     return rc;
 }
 
+/* The transport rules (hb_transport_options), then this module's request. */
 static CURLcode set_request_options(CURL *h, const struct hb_config *cfg,
                                     struct curl_slist *headers)
 {
-    const char *protocols = cfg->allow_http ? "http,https" : "https";
-    CURLcode rc = CURLE_OK;
+    CURLcode rc = (CURLcode) hb_transport_options(h, cfg);
 
-    SET(h, rc, CURLOPT_PROTOCOLS_STR, protocols);
-    SET(h, rc, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
-    SET(h, rc, CURLOPT_FOLLOWLOCATION, 0L);
-    SET(h, rc, CURLOPT_NOSIGNAL, 1L);
-    SET(h, rc, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
-    SET(h, rc, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
-    SET(h, rc, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
     SET(h, rc, CURLOPT_CUSTOMREQUEST, cfg->method);
     if (is_propfind(cfg)) {
         SET(h, rc, CURLOPT_POSTFIELDS, propfind_body);
@@ -216,11 +209,6 @@ static CURLcode set_request_options(CURL *h, const struct hb_config *cfg,
         SET(h, rc, CURLOPT_NOBODY, 1L);
     }
     SET(h, rc, CURLOPT_HTTPHEADER, headers);
-    SET(h, rc, CURLOPT_USERAGENT, "pam_httpbasic/" PACKAGE_VERSION);
-    if (rc == CURLE_OK)
-        rc = set_connection_options(h, cfg);
-    if (rc == CURLE_OK)
-        rc = set_tls_options(h, cfg);
     return rc;
 }
 

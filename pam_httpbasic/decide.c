@@ -301,8 +301,7 @@ static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
     const struct hb_attempt *last = &out->attempts[out->attempt_count - 1];
     bool stale = d->cache == CACHE_STALE;
     char error[HB_ERROR_LEN + 16];
-    char servers[64] = "", cache[48] = "";
-    const char *hint = "";
+    char servers[64] = "", cache[48] = "", hint[256] = "";
 
     log_failovers(pamh, cfg, out);
     format_error(last, error, sizeof(error));
@@ -313,8 +312,7 @@ static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
     else if (cfg->store != NULL)
         snprintf(cache, sizeof(cache), " cache=%s", cache_words[d->cache]);
     if (out->verdict == HB_THROTTLED)
-        hint = " (the server throttles this client address; make sure this host is in"
-               " Nextcloud's trusted_proxies so that it sees the real client)";
+        snprintf(hint, sizeof(hint), " (%s)", hb_outcome_hint(out));   /* the admin tool's words */
     pam_syslog(pamh, stale ? LOG_WARNING : log_priority(out->verdict),
                "auth %s: user=%s rhost=%s forwarded=%s server=%s status=%ld ms=%ld%s%s%s%s",
                stale ? "ok (stale: server unavailable)" : hb_verdict_name(out->verdict),
