@@ -13,7 +13,7 @@ tests_unit_test_validate_LDADD = $(unit_ldadd)
 tests_unit_test_check_CFLAGS = $(unit_cflags)
 tests_unit_test_check_LDADD = $(unit_ldadd)
 tests_unit_test_store_lmdb_CFLAGS = $(unit_cflags) $(LMDB_CFLAGS)
-tests_unit_test_store_lmdb_LDADD = $(unit_ldadd) $(LMDB_LIBS)
+tests_unit_test_store_lmdb_LDADD = $(unit_ldadd)
 tests_unit_test_cache_CFLAGS = $(unit_cflags)
 tests_unit_test_cache_LDADD = $(unit_ldadd)
 endif
