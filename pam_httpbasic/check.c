@@ -195,19 +195,12 @@ static CURLcode set_connection_options(CURL *h, const struct hb_config *cfg)
     return rc;
 }
 
+/* The transport rules (hb_transport_options), then this module's request. */
 static CURLcode set_request_options(CURL *h, const struct hb_config *cfg,
                                     struct curl_slist *headers)
 {
-    const char *protocols = cfg->allow_http ? "http,https" : "https";
-    CURLcode rc = CURLE_OK;
+    CURLcode rc = (CURLcode) hb_transport_options(h, cfg);
 
-    SET(h, rc, CURLOPT_PROTOCOLS_STR, protocols);
-    SET(h, rc, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
-    SET(h, rc, CURLOPT_FOLLOWLOCATION, 0L);
-    SET(h, rc, CURLOPT_NOSIGNAL, 1L);
-    SET(h, rc, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
-    SET(h, rc, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
-    SET(h, rc, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
     SET(h, rc, CURLOPT_CUSTOMREQUEST, cfg->method);
     if (is_propfind(cfg)) {
         SET(h, rc, CURLOPT_POSTFIELDS, propfind_body);
@@ -216,11 +209,6 @@ static CURLcode set_request_options(CURL *h, const struct hb_config *cfg,
         SET(h, rc, CURLOPT_NOBODY, 1L);
     }
     SET(h, rc, CURLOPT_HTTPHEADER, headers);
-    SET(h, rc, CURLOPT_USERAGENT, "pam_httpbasic/" PACKAGE_VERSION);
-    if (rc == CURLE_OK)
-        rc = set_connection_options(h, cfg);
-    if (rc == CURLE_OK)
-        rc = set_tls_options(h, cfg);
     return rc;
 }
 
@@ -555,4 +543,87 @@ __attribute__((noinline)) void hb_wipe_stack(void)
 
     explicit_bzero(area, sizeof(area));
     __asm__ __volatile__("" : : "r"(area) : "memory");
+}
+
+int hb_transport_options(void *handle, const struct hb_config *cfg)
+{
+    const char *protocols = cfg->allow_http ? "http,https" : "https";
+    CURL *h = handle;
+    CURLcode rc = CURLE_OK;
+
+    SET(h, rc, CURLOPT_PROTOCOLS_STR, protocols);
+    SET(h, rc, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
+    SET(h, rc, CURLOPT_FOLLOWLOCATION, 0L);
+    SET(h, rc, CURLOPT_NOSIGNAL, 1L);
+    SET(h, rc, CURLOPT_NETRC, (long) CURL_NETRC_IGNORED);
+    SET(h, rc, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
+    SET(h, rc, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
+    SET(h, rc, CURLOPT_USERAGENT, "pam_httpbasic/" PACKAGE_VERSION);
+    if (rc == CURLE_OK)
+        rc = set_connection_options(h, cfg);
+    if (rc == CURLE_OK)
+        rc = set_tls_options(h, cfg);
+    return (int) rc;
+}
+
+/* True when the error text of a failed attempt contains one of words. */
+static bool error_mentions(const struct hb_attempt *attempt, const char *const *words, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strstr(attempt->error, words[i]) != NULL)
+            return true;
+    return false;
+}
+
+/* The hint for an attempt that gave no usable answer. */
+static const char *unavailable_hint(const struct hb_attempt *attempt)
+{
+    static const char *const tls[] = {"SSL", "TLS", "certificate", "pinned", "issuer"};
+    static const char *const slow[] = {"timed out", "Timeout", "timeout"};
+    static const char *const unreachable[] = {"resolve", "connect", "Connection refused", "reset"};
+
+    if (error_mentions(attempt, tls, sizeof(tls) / sizeof(tls[0])))
+        return "TLS failed: check that cafile/capath name the CA that signed the server's"
+               " certificate, that the certificate is valid and names the host of url,"
+               " and pinned_pubkey if set";
+    if (error_mentions(attempt, slow, sizeof(slow) / sizeof(slow[0])))
+        return "timed out: check that the server is reachable from this host (firewall, proxy)"
+               " and answers within timeout/connect_timeout";
+    if (error_mentions(attempt, unreachable, sizeof(unreachable) / sizeof(unreachable[0])))
+        return "no connection: check the host and port of url, DNS and that the server is"
+               " reachable from this host";
+    if (attempt->http_status == 503)
+        return "503: Nextcloud is in maintenance mode or overloaded"
+               " (pam_httpbasic-ctl probe shows the maintenance flag)";
+    if (attempt->http_status >= 300 && attempt->http_status < 400)
+        return "redirect (never followed): url must be the exact WebDAV URL,"
+               " e.g. https://HOST/remote.php/dav/";
+    if (attempt->http_status != 0)
+        return "unexpected status: check url (https://HOST/remote.php/dav/), method,"
+               " ok_status and deny_status";
+    return "no usable answer: check that the server is reachable from this host";
+}
+
+const char *hb_outcome_hint(const struct hb_outcome *out)
+{
+    const struct hb_attempt *last = &out->attempts[out->attempt_count > 0 ? out->attempt_count - 1 : 0];
+
+    switch (out->verdict) {
+    case HB_OK:
+        return "";
+    case HB_DENIED:
+        return "wrong password for this user name: Nextcloud app passwords are bound to the"
+               " login name (uid), not the e-mail address; see user_strip_domain and"
+               " user_domain, and with token_auth_enforced only app passwords work";
+    case HB_THROTTLED:
+        return "the server throttles this client address; make sure this host is in"
+               " Nextcloud's trusted_proxies (and HTTP_X_FORWARDED_FOR in"
+               " forwarded_for_headers) so that it sees the real client";
+    case HB_UNAVAILABLE:
+        return unavailable_hint(last);
+    case HB_DISABLED:
+        return "the password is right but the account is disabled in Nextcloud:"
+               " enable it there (Users) if this user should log in";
+    }
+    return "";
 }

@@ -91,4 +91,24 @@ bool hb_says_disabled(const char *body, size_t len);
  */
 void hb_wipe_stack(void);
 
+/*
+ * Set on a libcurl easy handle (a CURL *) every transport rule the check
+ * follows: allowed protocols, no redirects, no signals, no .netrc,
+ * timeouts, user agent, the connection options (close-on-exec sockets,
+ * keepalive, HTTP/1.1, the configured proxy or none: never the
+ * environment's, NO_PROXY ignored) and the TLS settings (verification,
+ * cafile, capath, pinned key, client certificate).  No credentials, method
+ * or URL.  Returns a CURLcode
+ * (0 = CURLE_OK).  For tools that must connect exactly as the module does.
+ */
+int hb_transport_options(void *handle, const struct hb_config *cfg);
+
+/*
+ * What an administrator should change after a failed check, in one line
+ * (for the log and for pam_httpbasic-ctl login): by verdict, and for "no
+ * usable answer" by the last attempt's error (TLS, timeout, connection) or
+ * status.  "" for HB_OK.  Never contains user input.
+ */
+const char *hb_outcome_hint(const struct hb_outcome *out);
+
 #endif

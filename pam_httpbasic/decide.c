@@ -12,6 +12,7 @@
 #include "decide.h"
 #include "cache.h"
 #include "check.h"
+#include "guard.h"
 #include "health.h"
 #include "store.h"
 
@@ -39,6 +40,7 @@ struct session {
 /* The decision being made. */
 struct decision {
     struct hb_outcome out;
+    bool guarded;               /* refused by the guard, nothing else done */
     bool asked;                 /* the servers were asked (out is filled) */
     enum cache_use cache;
     int64_t age;                /* of the verifier that answered, s */
@@ -109,6 +111,33 @@ static int64_t verified_age(pam_handle_t *pamh, const struct hb_config *cfg, con
     return age;
 }
 
+/* True when the guard refuses this login's client address (never on a store error). */
+static bool guard_refuses(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_login *login,
+                          const struct session *s)
+{
+    char err[HB_ERROR_LEN] = "";
+    bool blocked = false;
+
+    if (s->store != NULL && hb_guard_applies(cfg, login->client_ip)) {
+        blocked = hb_guard_blocked(cfg, s->store, login->client_ip, err, sizeof(err));
+        store_result(pamh, cfg, "guard read", err[0] != '\0' ? HB_STORE_ERROR : HB_STORE_OK, err);
+    }
+    return blocked;
+}
+
+/* A wrong password (only that) counts against the client address. */
+static void guard_count(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_login *login,
+                        const struct session *s, enum hb_verdict verdict)
+{
+    char err[HB_ERROR_LEN] = "";
+    int rc;
+
+    if (s->store != NULL && verdict == HB_DENIED && hb_guard_applies(cfg, login->client_ip)) {
+        rc = hb_guard_count_failure(cfg, s->store, login->client_ip, err, sizeof(err));
+        store_result(pamh, cfg, "guard update", rc == 0 ? HB_STORE_OK : HB_STORE_ERROR, err);
+    }
+}
+
 /* Update the cache with the servers' verdict (207 adds, 401 drops one, disabled drops all). */
 static void learn(pam_handle_t *pamh, const struct hb_config *cfg, const struct session *s,
                   const char *password, enum hb_verdict verdict)
@@ -173,14 +202,20 @@ static void log_sending(pam_handle_t *pamh, const struct hb_config *cfg, const s
                cfg->method, cfg->servers[0].url, http_user_log, cfg->timeout_ms, cfg->server_count);
 }
 
-/* The decision: cache first, then the servers, then the stale window. */
+/* The decision: the guard, the cache, then the servers, then the stale window. */
 static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_login *login,
                    const struct session *s, struct decision *d)
 {
     const struct hb_credentials cred = {login->http_user, login->password, login->client_ip};
-    int64_t age = verified_age(pamh, cfg, s, login->password);
+    int64_t age;
 
     d->cache = s->cache_ready ? CACHE_MISS : CACHE_OFF;
+    d->guarded = guard_refuses(pamh, cfg, login, s);
+    if (d->guarded) {
+        d->code = PAM_MAXTRIES;
+        return;
+    }
+    age = verified_age(pamh, cfg, s, login->password);
     if (hb_cache_is_fresh(cfg, age)) {
         d->cache = CACHE_HIT;
     } else if (hb_cache_is_stale_ok(cfg, age) && hb_health_all_resting(cfg, s->store)
@@ -191,6 +226,7 @@ static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct
         hb_check(cfg, &cred, s->store, &d->out);
         d->asked = true;
         learn(pamh, cfg, s, login->password, d->out.verdict);
+        guard_count(pamh, cfg, login, s, d->out.verdict);
         if (is_outage(&d->out) && cfg->cache_stale > 0) {
             age = verified_age(pamh, cfg, s, login->password);
             if (hb_cache_is_stale_ok(cfg, age))
@@ -265,8 +301,7 @@ static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
     const struct hb_attempt *last = &out->attempts[out->attempt_count - 1];
     bool stale = d->cache == CACHE_STALE;
     char error[HB_ERROR_LEN + 16];
-    char servers[64] = "", cache[48] = "";
-    const char *hint = "";
+    char servers[64] = "", cache[48] = "", hint[256] = "";
 
     log_failovers(pamh, cfg, out);
     format_error(last, error, sizeof(error));
@@ -277,8 +312,7 @@ static void log_decision(pam_handle_t *pamh, const struct hb_config *cfg,
     else if (cfg->store != NULL)
         snprintf(cache, sizeof(cache), " cache=%s", cache_words[d->cache]);
     if (out->verdict == HB_THROTTLED)
-        hint = " (the server throttles this client address; make sure this host is in"
-               " Nextcloud's trusted_proxies so that it sees the real client)";
+        snprintf(hint, sizeof(hint), " (%s)", hb_outcome_hint(out));   /* the admin tool's words */
     pam_syslog(pamh, stale ? LOG_WARNING : log_priority(out->verdict),
                "auth %s: user=%s rhost=%s forwarded=%s server=%s status=%ld ms=%ld%s%s%s%s",
                stale ? "ok (stale: server unavailable)" : hb_verdict_name(out->verdict),
@@ -301,7 +335,11 @@ int hb_decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_l
     open_session(pamh, cfg, login, &s);
     decide(pamh, cfg, login, &s, &d);
     close_session(&s);
-    if (d.asked)
+    if (d.guarded)
+        pam_syslog(pamh, LOG_NOTICE, "auth refused: user=%s rhost=%s: too many failures from this address"
+                   " (guard: %ld in %ld s; no request sent)",
+                   login->user_log, login->rhost_log, cfg->guard_failures, cfg->guard_window);
+    else if (d.asked)
         log_decision(pamh, cfg, login, &d);
     else
         log_cached(pamh, cfg, login, &d);

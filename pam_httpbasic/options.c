@@ -572,6 +572,7 @@ static int check_store(struct parser *p)
         "secret_file", "store_auth_file", "store_timeout", "cache_fresh", "cache_stale",
         "cache_per_user", "guard_failures", "guard_window", "guard_exempt"};
     const char *store = p->cfg->store;
+    char bad[80];
 
     if (store == NULL) {
         for (size_t i = 0; i < sizeof(needs_store) / sizeof(needs_store[0]); i++)
@@ -586,6 +587,8 @@ static int check_store(struct parser *p)
         return fail(p, "secret_file", "required with store= (openssl rand -hex 32 > FILE; chmod 600 FILE)");
     if (p->cfg->store_auth_file != NULL && strncmp(store, "lmdb:", 5) == 0)
         return fail(p, "store_auth_file", "only for a Redis store");
+    if (p->cfg->guard_exempt != NULL && !hb_address_list_valid(p->cfg->guard_exempt, bad, sizeof(bad)))
+        return fail(p, "guard_exempt", "'%s' is not an address or network (a.b.c.d[/BITS], IPv6[/BITS], comma-separated)", bad);
     return check_secret(p);
 }
 
@@ -681,4 +684,69 @@ void hb_config_free(struct hb_config *cfg)
         free(*field);
         *field = NULL;
     }
+}
+
+/*
+ * Copy value into out for printing, with the user:password of a
+ * "scheme://user:password@host" URL replaced by "***" (proxy, store).
+ */
+static void mask_userinfo(const char *value, char *out, size_t outlen)
+{
+    const char *authority = strstr(value, "://");
+    const char *at = authority != NULL ? strchr(authority + 3, '@') : NULL;
+    const char *slash = authority != NULL ? strchr(authority + 3, '/') : NULL;
+
+    if (at == NULL || (slash != NULL && slash < at))
+        snprintf(out, outlen, "%s", value);
+    else
+        snprintf(out, outlen, "%.*s***%s", (int) (authority + 3 - value), value, at);
+}
+
+/* The printable value of opt in cfg, written to out; NULL when unset. */
+static const char *describe_value(const struct hb_config *cfg, const struct option *opt,
+                                  char *out, size_t outlen)
+{
+    const char *field = (const char *) cfg + opt->offset;
+    const char *const *text = (const char *const *) (const void *) field;
+    size_t used = 0;
+
+    out[0] = '\0';
+    switch (opt->type) {
+    case OPT_FLAG:
+    case OPT_BARE:
+        return *(const bool *) (const void *) field ? "yes" : "no";
+    case OPT_MS:
+    case OPT_NUMBER:
+        snprintf(out, outlen, "%ld", *(const long *) (const void *) field);
+        return out;
+    case OPT_STATUSES:
+        for (size_t i = 0; i < *(const size_t *) (const void *) ((const char *) cfg + opt->count_offset); i++)
+            used += (size_t) snprintf(out + used, outlen - used, "%s%ld", i > 0 ? "," : "",
+                                      ((const long *) (const void *) field)[i]);
+        return out;
+    case OPT_URLS:
+        for (size_t i = 0; i < cfg->server_count && used < outlen; i++)
+            used += (size_t) snprintf(out + used, outlen - used, "%s%s", i > 0 ? " " : "",
+                                      cfg->servers[i].url);
+        return cfg->server_count > 0 ? out : NULL;
+    case OPT_HEADER:
+        return *text != NULL ? *text : "none";
+    case OPT_STRING:
+    case OPT_PATH:
+    case OPT_METHOD:
+    case OPT_DOMAIN:
+        if (*text == NULL)
+            return NULL;
+        mask_userinfo(*text, out, outlen);
+        return out;
+    }
+    return NULL;    /* every type is listed above: -Wswitch flags a new one */
+}
+
+void hb_config_describe(const struct hb_config *cfg, hb_describe_fn *fn, void *arg)
+{
+    char value[HB_MAX_SERVERS * (MAX_VALUE_LEN + 1) + 1];
+
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        fn(options[i].name, describe_value(cfg, &options[i], value, sizeof(value)), arg);
 }

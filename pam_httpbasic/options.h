@@ -78,4 +78,16 @@ int hb_config_load(struct hb_config *cfg, int argc, const char **argv,
 /* Release every string cfg owns; cfg may be partly filled. */
 void hb_config_free(struct hb_config *cfg);
 
+/* Receives one key of the option table and its printable value (NULL: unset). */
+typedef void hb_describe_fn(const char *key, const char *value, void *arg);
+
+/*
+ * Call fn once for every key of the option table, in table order, with the
+ * value cfg holds: flags as yes/no, times in ms, status lists and URLs as
+ * written in a config file.  Never a secret: credentials in a URL (proxy,
+ * store) are replaced by "***", and files (secret_file, store_auth_file)
+ * are only named, never read.
+ */
+void hb_config_describe(const struct hb_config *cfg, hb_describe_fn *fn, void *arg);
+
 #endif

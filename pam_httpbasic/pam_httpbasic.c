@@ -11,8 +11,6 @@
 #define PAM_SM_ACCOUNT
 #define PAM_SM_PASSWORD
 
-#include <inttypes.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,27 +25,16 @@
 #include "validate.h"
 
 /*
- * pam_set_data key prefix: the PAM_USER this instance authenticated in
- * this handle.  Each instance (line of the stack) has its own key, made
- * from its arguments, so that a second instance failing never erases
- * what the first one vouched for.
+ * pam_set_data key: the PAM_USER an instance of this module authenticated
+ * in this handle.  One key for every instance, because an account line
+ * ("account required pam_httpbasic.so", no arguments) must find what the
+ * auth line vouched for; it is only ever set by a success and never
+ * cleared by a failure, so a failing second instance in the same stack
+ * cannot take back what the first one vouched for.  pam_sm_acct_mgmt
+ * compares it with PAM_USER, so a handle reused for another user gets
+ * nothing.
  */
-#define AUTH_DATA_PREFIX "pam_httpbasic:authenticated_user:"
-#define AUTH_DATA_LEN (sizeof(AUTH_DATA_PREFIX) + 16)
-
-/* This instance's pam_set_data key: the prefix and a hash of its arguments. */
-static void auth_data_key(int argc, const char **argv, char key[AUTH_DATA_LEN])
-{
-    uint64_t hash = 0xcbf29ce484222325ULL;
-
-    for (int i = 0; i < argc; i++)
-        for (const char *c = argv[i]; ; c++) {
-            hash = (hash ^ (unsigned char) *c) * 0x100000001b3ULL;
-            if (*c == '\0')
-                break;
-        }
-    snprintf(key, AUTH_DATA_LEN, "%s%016" PRIx64, AUTH_DATA_PREFIX, hash);
-}
+#define AUTH_DATA "pam_httpbasic:authenticated_user"
 
 /* Parse arguments and config file into cfg; PAM_SERVICE_ERR on any error. */
 static int load_config(pam_handle_t *pamh, int argc, const char **argv, struct hb_config *cfg)
@@ -130,12 +117,12 @@ static void free_data(pam_handle_t *pamh, void *data, int status)
     free(data);
 }
 
-/* Note that user passed this instance, for its pam_sm_acct_mgmt. */
-static int remember_user(pam_handle_t *pamh, const char *key, const char *user)
+/* Note that user passed this module, for pam_sm_acct_mgmt. */
+static int remember_user(pam_handle_t *pamh, const char *user)
 {
     char *copy = strdup(user);
 
-    if (copy == NULL || pam_set_data(pamh, key, copy, free_data) != PAM_SUCCESS) {
+    if (copy == NULL || pam_set_data(pamh, AUTH_DATA, copy, free_data) != PAM_SUCCESS) {
         free(copy);
         pam_syslog(pamh, LOG_CRIT, "out of memory");
         return PAM_BUF_ERR;
@@ -146,27 +133,25 @@ static int remember_user(pam_handle_t *pamh, const char *key, const char *user)
 /*
  * Check user and password against the configured WebDAV URL.
  * Returns PAM_SUCCESS, PAM_AUTH_ERR (wrong password, bad input),
- * PAM_USER_UNKNOWN (unusable user name), PAM_MAXTRIES (throttled),
+ * PAM_USER_UNKNOWN (unusable user name), PAM_MAXTRIES (throttled, or
+ * refused by the guard), PAM_PERM_DENIED (account disabled),
  * PAM_AUTHINFO_UNAVAIL (no usable answer) or PAM_SERVICE_ERR (config).
  */
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    char key[AUTH_DATA_LEN];
     struct hb_config cfg;
     struct hb_login login;
     int rc;
 
     (void) flags;
     memset(&login, 0, sizeof(login));
-    auth_data_key(argc, argv, key);
-    pam_set_data(pamh, key, NULL, NULL);
     rc = load_config(pamh, argc, argv, &cfg);
     if (rc == PAM_SUCCESS)
         rc = gather_inputs(pamh, &cfg, &login);
     if (rc == PAM_SUCCESS)
         rc = hb_decide(pamh, &cfg, &login);
     if (rc == PAM_SUCCESS)
-        rc = remember_user(pamh, key, login.user);
+        rc = remember_user(pamh, login.user);
     hb_config_free(&cfg);
     explicit_bzero(&login, sizeof(login));
     hb_wipe_stack();
@@ -191,11 +176,11 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 {
     const void *authenticated = NULL;
     const char *user = NULL;
-    char key[AUTH_DATA_LEN];
 
     (void) flags;
-    auth_data_key(argc, argv, key);
-    if (pam_get_data(pamh, key, &authenticated) != PAM_SUCCESS || authenticated == NULL
+    (void) argc;
+    (void) argv;
+    if (pam_get_data(pamh, AUTH_DATA, &authenticated) != PAM_SUCCESS || authenticated == NULL
         || pam_get_item(pamh, PAM_USER, (const void **) &user) != PAM_SUCCESS || user == NULL
         || strcmp(user, authenticated) != 0) {
         pam_syslog(pamh, LOG_DEBUG, "account ignored: user was not authenticated by this module");

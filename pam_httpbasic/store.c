@@ -28,7 +28,8 @@ struct hb_store {
     pid_t pid;                   /* process that opened it */
 };
 
-static const struct hb_store_ops *const backends[] = {&hb_store_lmdb_ops};
+/* "redis" matches both redis:// and redis+unix:. */
+static const struct hb_store_ops *const backends[] = {&hb_store_lmdb_ops, &hb_store_redis_ops};
 
 static pthread_mutex_t process_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hb_store *open_store;   /* guarded by process_lock */

@@ -67,7 +67,7 @@ struct hb_store;
 
 /* One backend: store.c picks it by the store name's scheme. */
 struct hb_store_ops {
-    const char *scheme;          /* "lmdb:", "redis://", "redis+unix:" */
+    const char *scheme;          /* name prefix: "lmdb:", "redis" (redis:// and redis+unix:) */
     /* Open the backend named by cfg->store; NULL with err set on failure. */
     void *(*open)(const struct hb_config *cfg, char *err, size_t errlen);
     /* Drop a backend inherited across fork without touching shared state. */

@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * validate.c - pure input checks; no PAM, no network, no allocation.
  */
 #include "validate.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -185,4 +187,127 @@ void hb_log_escape(const char *s, char *out, size_t outlen)
             o += (size_t) snprintf(out + o, outlen - o, "\\x%02x", c);
     }
     out[o] = '\0';
+}
+
+/* One address or network of an address list: family, bytes, prefix bits. */
+struct network {
+    int family;
+    unsigned char addr[16];
+    unsigned bits;
+};
+
+/*
+ * Parse len bytes at s ("ADDR" or "ADDR/BITS", IPv4 or IPv6) into net; an
+ * IPv4-mapped IPv6 network of at least 96 bits becomes the IPv4 one, as
+ * hb_rhost_ip() does for addresses.  False when it is neither.
+ */
+static bool parse_network(const char *s, size_t len, struct network *net)
+{
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char text[HB_IP_BUF + 4];
+    char *slash, *end;
+    unsigned long bits;
+
+    if (len == 0 || len >= sizeof(text))
+        return false;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    slash = strchr(text, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    net->family = strchr(text, ':') != NULL ? AF_INET6 : AF_INET;
+    if (inet_pton(net->family, text, net->addr) != 1)
+        return false;
+    bits = net->family == AF_INET ? 32 : 128;
+    if (slash != NULL) {
+        if (slash[1] < '0' || slash[1] > '9' || (bits = strtoul(slash + 1, &end, 10), *end != '\0')
+            || bits > (net->family == AF_INET ? 32u : 128u))
+            return false;
+    }
+    net->bits = (unsigned) bits;
+    if (net->family == AF_INET6 && net->bits >= 96 && memcmp(net->addr, v4mapped, 12) == 0) {
+        memmove(net->addr, net->addr + 12, 4);
+        net->family = AF_INET;
+        net->bits -= 96;
+    }
+    return true;
+}
+
+/* True when addr (of net's family) lies in net. */
+static bool in_network(const struct network *net, const unsigned char *addr)
+{
+    unsigned full = net->bits / 8, rest = net->bits % 8;
+    unsigned char mask = (unsigned char) (0xff << (8 - rest));
+
+    return memcmp(net->addr, addr, full) == 0
+           && (rest == 0 || ((net->addr[full] ^ addr[full]) & mask) == 0);
+}
+
+/*
+ * Walk a comma-separated list (spaces around entries ignored), calling
+ * visit for each parsed entry; stops at the first entry that does not
+ * parse (its text and length in *bad, *badlen) or for which visit says
+ * true.  Returns -1 for a bad entry, 1 when visit said true, else 0.
+ */
+static int walk_networks(const char *list, bool (*visit)(const struct network *, const void *),
+                         const void *arg, const char **bad, size_t *badlen)
+{
+    const char *s = list;
+    int rc = 0;
+
+    while (rc == 0) {
+        size_t len;
+        struct network net;
+
+        s += strspn(s, " ");
+        len = strcspn(s, ",");
+        *bad = s;
+        *badlen = len;
+        while (len > 0 && s[len - 1] == ' ')
+            len--;
+        if (!parse_network(s, len, &net))
+            rc = -1;
+        else if (visit != NULL && visit(&net, arg))
+            rc = 1;
+        else if (s[*badlen] == '\0')
+            break;
+        s += *badlen + 1;
+    }
+    return rc;
+}
+
+bool hb_address_list_valid(const char *list, char *bad, size_t badlen)
+{
+    const char *entry = NULL;
+    size_t len = 0;
+    int rc = walk_networks(list, NULL, NULL, &entry, &len);
+
+    if (rc < 0)
+        snprintf(bad, badlen, "%.*s", (int) (len > 64 ? 64 : len), entry);
+    return rc == 0;
+}
+
+/* The address an in_list search looks for. */
+struct wanted {
+    int family;
+    unsigned char addr[16];
+};
+
+static bool matches(const struct network *net, const void *arg)
+{
+    const struct wanted *w = arg;
+
+    return net->family == w->family && in_network(net, w->addr);
+}
+
+bool hb_address_in_list(const char *list, const char *ip)
+{
+    struct wanted w;
+    const char *entry;
+    size_t len;
+
+    w.family = strchr(ip, ':') != NULL ? AF_INET6 : AF_INET;
+    if (list == NULL || inet_pton(w.family, ip, w.addr) != 1)
+        return false;
+    return walk_networks(list, matches, &w, &entry, &len) == 1;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * validate.h - pure checks on the inputs of one login, before anything
  * reaches the wire: user name, password, PAM_RHOST, the user-name mapping
@@ -62,6 +63,16 @@ enum hb_input hb_rhost_ip(const char *rhost, char ip[HB_IP_BUF]);
  * hb_check_user().
  */
 enum hb_input hb_map_user(const struct hb_config *cfg, const char *user, char out[HB_USER_BUF]);
+
+/*
+ * An address list (guard_exempt): comma-separated IPv4/IPv6 addresses or
+ * networks ADDR/BITS, spaces around entries allowed.  False with the first
+ * bad entry (cut at 64 bytes) in bad when one is neither.
+ */
+bool hb_address_list_valid(const char *list, char *bad, size_t badlen);
+
+/* True when ip (canonical, as from hb_rhost_ip) is in a valid list; false for a NULL list. */
+bool hb_address_in_list(const char *list, const char *ip);
 
 /*
  * Copy s into out (size outlen) for a log line: printable ASCII is kept,

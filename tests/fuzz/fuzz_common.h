@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_common.h - helpers shared by the libFuzzer targets in tests/fuzz.
  *

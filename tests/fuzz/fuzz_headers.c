@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_headers.c - libFuzzer target for the request headers of check.c.
  *

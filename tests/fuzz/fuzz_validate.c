@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_validate.c - libFuzzer target for the input validators of validate.c.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/fuzz/run.sh - build the libFuzzer targets and run each for a bounded time.
 #
 # Debian 12 packages needed (as root: apt-get install -y --no-install-recommends ...):
@@ -56,11 +57,12 @@ if [ -z "$cc" ]; then
 fi
 
 version=$(sed -n 's/^AC_INIT(\[[^]]*\], *\[\([^]]*\)\].*/\1/p' "$top/configure.ac" | head -n 1)
-curl_cflags=$(pkg-config --cflags libcurl 2>/dev/null || true)
-curl_libs=$(pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+curl_cflags=$(pkg-config --cflags libcurl lmdb hiredis libcrypto 2>/dev/null || true)
+curl_libs=$(pkg-config --libs libcurl lmdb hiredis libcrypto 2>/dev/null || echo -lcurl -llmdb -lhiredis -lcrypto)
 cflags=(-g -O1 -fno-omit-frame-pointer -pthread
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-        -Wall -Wextra "-DPACKAGE_VERSION=\"${version:-fuzz}\"" -I "$src")
+        -Wall -Wextra -Werror=implicit-function-declaration -D_GNU_SOURCE
+        "-DPACKAGE_VERSION=\"${version:-fuzz}\"" -I "$src")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hb_fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -90,7 +92,8 @@ for t in "${targets[@]}"; do
     log="$build/$t.log"
     # shellcheck disable=SC2086  # curl flags are word lists
     if ! "$cc" "${cflags[@]}" $curl_cflags -o "$build/$t" "$here/$t.c" \
-            "$src/options.c" "$src/files.c" "$src/validate.c" "$src/check.c" "$src/health.c" $curl_libs >"$build/$t.build.log" 2>&1; then
+            "$src/options.c" "$src/files.c" "$src/validate.c" "$src/check.c" "$src/health.c" \
+            "$src/store.c" "$src/store_lmdb.c" "$src/store_redis.c" $curl_libs >"$build/$t.build.log" 2>&1; then
         sed 's/^/# /' "$build/$t.build.log"
         echo "not ok $n - $t: build failed"
         failed=$((failed + 1))

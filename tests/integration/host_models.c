@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * host_models.c - drive the module the way different host processes do:
  * several threads at once, a fork after a login, logins spaced in time.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/integration/lib.sh - helpers for the integration tests (bash).
 # Sourced by every tests/integration/t_*.sh script:
 #
@@ -21,7 +22,8 @@
 #
 # Servers: start_webdav (sets WD WD_PORT WD_PORT6 WD_HTTP_PORT WD_URL
 #      WD_BASE WD_CA WD_LOG ...), start_fault MODE [tls] (sets FAULT_PORT,
-#      FAULT_LOG; FAULT_BIND_PORT=N for a given port).  Everything is
+#      FAULT_LOG; FAULT_BIND_PORT=N for a given port), start_redis (sets RD
+#      RD_PORT RD_SOCK; stop_redis, restart_redis, redis_cli).  Everything is
 #      stopped by an EXIT trap.
 #
 # PAM: write_service NAME ARG... (auth + account lines for $MODULE with ARGs)
@@ -53,6 +55,8 @@ fi
 PAM_DRIVER=$top_builddir/tests/integration/pam_driver
 WEBDAV_SH=$top_srcdir/tests/server/webdav.sh
 FAULT_PY=$top_srcdir/tests/server/fault_server.py
+REDIS_SH=$top_srcdir/tests/server/redis.sh
+STORE_DRIVER=$top_builddir/tests/integration/store_driver
 PWRAP_LIB=${PWRAP_LIB:-libpam_wrapper.so}
 # A module built with --enable-sanitizers needs the ASan runtime loaded
 # first in programs that are not built with it (pamtester, python3), and
@@ -80,6 +84,7 @@ mkdir -p "$SVC_DIR"
 : >"$SVC_DIR/other"      # silences "no default config other"
 _FAULT_PIDS=()
 WD=
+RD=
 
 _cleanup() {
     local pid
@@ -91,6 +96,9 @@ _cleanup() {
     done
     if [ -n "$WD" ]; then
         bash "$WEBDAV_SH" stop "$WD" >/dev/null 2>&1
+    fi
+    if [ -n "$RD" ]; then
+        bash "$REDIS_SH" stop "$RD" >/dev/null 2>&1
     fi
     if [ "${KEEP_TMP:-0}" = 1 ]; then
         echo "# kept $TEST_TMP" >&2
@@ -184,6 +192,23 @@ start_webdav() {
     WD_CA=$WD/ca.pem
     WD_LOG=$WD/access.log
 }
+
+# start_redis: a redis-server with a password, ACL users and a unix socket
+# (tests/server/redis.sh); sets RD (its directory), RD_PORT, RD_SOCK.
+# redis_cli ARG...: redis-cli as its default user.  restart_redis after stop_redis.
+start_redis() {
+    command -v redis-server >/dev/null || bail_out "redis-server not installed"
+    RD=$TEST_TMP/redis
+    if ! bash "$REDIS_SH" start "$RD" >"$TEST_TMP/redis-start.log" 2>&1; then
+        diag_lines <"$TEST_TMP/redis-start.log"
+        bail_out "cannot start redis-server"
+    fi
+    RD_PORT=$(cat "$RD/port")
+    RD_SOCK=$(cat "$RD/sock")
+}
+stop_redis() { bash "$REDIS_SH" stop "$RD"; }
+restart_redis() { bash "$REDIS_SH" start "$RD" >>"$TEST_TMP/redis-start.log" 2>&1 || bail_out "cannot restart redis-server"; }
+redis_cli() { bash "$REDIS_SH" cli "$RD" "$@"; }
 
 # start_fault MODE [tls]: a fault server; FAULT_PORT, FAULT_LOG, FAULT_PID.
 # FAULT_BIND_PORT=N binds port N (e.g. the port of a server it replaces).

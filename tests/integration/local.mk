@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Integration tests: the built module, loaded by a small PAM application
 # (pam_driver) or pamtester under pam_wrapper, against a real Apache HTTPS
 # WebDAV server (tests/server/webdav.sh) and a fault server
@@ -15,6 +16,10 @@ tests_integration_host_models_LDADD = -lpam
 check_PROGRAMS += tests/integration/secret_scan
 tests_integration_secret_scan_SOURCES = tests/integration/secret_scan.c tests/integration/syslog_stderr.c
 tests_integration_secret_scan_LDADD = -lpam
+# store_driver: the store interface (store.h) driven line by line.
+check_PROGRAMS += tests/integration/store_driver
+tests_integration_store_driver_SOURCES = tests/integration/store_driver.c
+tests_integration_store_driver_LDADD = libhttpbasic.la
 
 integration_tests = \
 	tests/integration/t_basic.sh \
@@ -30,11 +35,15 @@ integration_tests = \
 	tests/integration/t_load.sh \
 	tests/integration/t_hardening.sh \
 	tests/integration/t_host_safety.sh \
+	tests/integration/t_store.sh \
+	tests/integration/t_guard.sh \
+	tests/integration/t_ctl.sh \
 	tests/integration/t_cache.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \
 	tests/integration/lib.sh \
 	tests/server/webdav.sh \
+	tests/server/redis.sh \
 	tests/server/fault_server.py \
 	tests/run

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Basic logins against the real Apache WebDAV server: right and wrong
 # passwords (pamtester and pam_driver), awkward passwords and user names,
 # PAM_RHOST forwarding, what the request looks like on the wire.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Fault suite: every way a server can fail, each repeated in one process.
 # Each case must end in its documented PAM code, every attempt within
 # timeout + 50% + 500 ms, with no file-descriptor growth and under 1 MiB of RSS

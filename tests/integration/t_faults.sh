@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Answers that are neither "right" nor "wrong": redirects, 403/404/5xx, 429,
 # closed ports, hanging and misbehaving servers, oversized bodies.  Each
 # must end in PAM_AUTHINFO_UNAVAIL (429: PAM_MAXTRIES) within its timeout.

@@ -72,6 +72,16 @@ is "$AUTH/$ACCT" PAM_SUCCESS/PAM_SUCCESS \
     "a failing optional second instance leaves the first one's account decision alone"
 like "$(module_log)" 'auth unavailable: user=alice' "the second instance did fail"
 
+# The shipped pam.d example: arguments on the auth line, a bare account line.
+write_service_raw bare_account <<SVC
+auth     required $MODULE url=$WD_URL cafile=$WD_CA
+account  required $MODULE
+SVC
+run_driver --acct --password "$PW" bare_account alice
+is "$AUTH/$ACCT" PAM_SUCCESS/PAM_SUCCESS "a bare account line vouches for what the auth line authenticated"
+run_driver --acct --password wrong bare_account alice
+is "$AUTH" PAM_AUTH_ERR "... and a wrong password is still refused"
+
 # --- escaping of the mapped user name in debug lines --------------------
 write_service dbg "${BASE[@]}" debug
 run_driver --password "$PW" dbg "$(printf 'bob\xe2\x80\xaeevil')"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Connection reuse across PAM transactions, and the host models it must
 # survive: several threads at once, a fork after a login, a server that
 # closes idle keep-alive connections.

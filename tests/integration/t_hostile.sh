@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Hostile input through real PAM (pam_wrapper) against the real WebDAV
 # server, table-driven.  Each case states the PAM result, a line the module
 # must log, and whether a request may reach the server (counted in Apache's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Load (not timing-asserted): LOAD_PROCS processes (default 8) × LOAD_LOGINS
 # logins (default 2,000) each, right and wrong passwords alternating, all at
 # once against the real server: every result right, no crash.  Through the

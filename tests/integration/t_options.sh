@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Every module option against the real server: method, ok_status/deny_status,
 # forward_header, proxy (configured and from the environment), allow_http,
 # max_password_len, user-name mapping, debug, and the config file.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Several servers (url repeated or listed): the next server is tried only
 # after no usable answer; 401 and 429 are final; a server that gave no
 # answer rests for server_retry_after seconds within the process.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The module inside PAM stacks: use_first_pass / try_first_pass /
 # use_authtok with a password stored by a module above, acct_mgmt,
 # setcred/chauthtok, several logins per process (connection reuse, as in a

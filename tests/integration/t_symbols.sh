@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The built module as a shared object: it dlopens cleanly, exports only the
 # pam_sm_* entry points, stays loaded (-z nodelete), is hardened (now, relro,
 # no executable stack, no rpath) and resolves all its symbols.

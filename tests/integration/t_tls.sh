@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # TLS: cafile, capath, system store, wrong CA, expired / self-signed /
 # wrong-name certificates, insecure_skip_verify, pinned_pubkey, client
 # certificates.

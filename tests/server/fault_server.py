@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """A tiny misbehaving HTTP server for pam_httpbasic tests (stdlib only).
 
     fault_server.py --mode MODE --port-file F --pid-file F

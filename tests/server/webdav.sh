@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/server/webdav.sh - a real Apache HTTPS WebDAV server for tests, demo
 # and benchmarks.  Everything (keys, config, logs, pid) lives in STATEDIR;
 # /etc/apache2 is never read or touched.

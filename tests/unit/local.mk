@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Unit tests (cmocka): pure code from the convenience library, no network.
 if HAVE_CMOCKA
 unit_tests = tests/unit/test_options tests/unit/test_validate tests/unit/test_check tests/unit/test_store_lmdb tests/unit/test_cache
@@ -12,7 +13,7 @@ tests_unit_test_validate_LDADD = $(unit_ldadd)
 tests_unit_test_check_CFLAGS = $(unit_cflags)
 tests_unit_test_check_LDADD = $(unit_ldadd)
 tests_unit_test_store_lmdb_CFLAGS = $(unit_cflags) $(LMDB_CFLAGS)
-tests_unit_test_store_lmdb_LDADD = $(unit_ldadd) $(LMDB_LIBS)
+tests_unit_test_store_lmdb_LDADD = $(unit_ldadd)
 tests_unit_test_cache_CFLAGS = $(unit_cflags)
 tests_unit_test_cache_LDADD = $(unit_ldadd)
 endif

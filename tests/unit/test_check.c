@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for check.c: status mapping and request headers (no network). */
 #include <setjmp.h>
 #include <stdarg.h>

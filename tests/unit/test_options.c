@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for options.c: every key, every error, the config file rules. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -241,6 +242,10 @@ static void test_argument_errors(void **state)
         {{URL, "cache_fresh=60"}, "cache_fresh: needs store="},
         {{URL, "store=sqlite:/x"}, "store: must be lmdb:/DIR"},
         {{URL, "store=lmdb:/var/cache/x"}, "secret_file: required with store="},
+        {{URL, "store=lmdb:/tmp", "secret_file=/s", "guard_exempt=10.0.0.1, 10.0.0.0/40"},
+         "guard_exempt: '10.0.0.0/40' is not an address or network"},
+        {{URL, "store=lmdb:/tmp", "secret_file=/s", "guard_exempt=webmail.example"},
+         "guard_exempt: 'webmail.example' is not an address"},
         {{URL, "timeout=abc"}, "timeout: \"abc\" is not a number from 100 to 300000"},
         {{URL, "timeout=-5"}, "timeout: \"-5\" is not a number"},
         {{URL, "timeout=+5000"}, "timeout: \"+5000\" is not a number"},

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for validate.c: user, password, rhost, mapping, log escaping. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -199,6 +200,43 @@ static void test_input_texts(void **state)
     assert_string_equal(hb_input_text(HB_USER_COLON), "user name contains ':'");
 }
 
+static void test_address_lists(void **state)
+{
+    static const char *const valid[] = {
+        "192.0.2.1", "192.0.2.0/24", " 10.0.0.0/8 , 2001:db8::/32,::1", "0.0.0.0/0", "::/0",
+        "::ffff:198.51.100.0/120", "2001:db8::1/128", "10.1.2.3/32",
+    };
+    static const char *const invalid[][2] = {
+        {"", ""}, {"192.0.2.1,", ""}, {"192.0.2.1,,10.0.0.1", ""}, {"192.0.2.0/33", "192.0.2.0/33"},
+        {"10.0.0.1, host.example", "host.example"}, {"2001:db8::/129", "2001:db8::/129"},
+        {"10.0.0.0/", "10.0.0.0/"}, {"10.0.0.0/-1", "10.0.0.0/-1"}, {"10.0.0.0/8x", "10.0.0.0/8x"},
+        {"10.0.0.0/ 8", "10.0.0.0/ 8"}, {"1.2.3", "1.2.3"}, {"10.0.0.1/+8", "10.0.0.1/+8"},
+    };
+    char bad[80];
+
+    (void) state;
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
+        assert_true(hb_address_list_valid(valid[i], bad, sizeof(bad)));
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        assert_false(hb_address_list_valid(invalid[i][0], bad, sizeof(bad)));
+        assert_string_equal(bad, invalid[i][1]);
+    }
+    assert_true(hb_address_in_list("192.0.2.0/24", "192.0.2.255"));
+    assert_false(hb_address_in_list("192.0.2.0/24", "192.0.3.0"));
+    assert_true(hb_address_in_list("10.0.0.1, 192.0.2.128/25", "192.0.2.200"));
+    assert_false(hb_address_in_list("10.0.0.1, 192.0.2.128/25", "192.0.2.127"));
+    assert_true(hb_address_in_list("10.0.0.0/9", "10.127.255.255"));
+    assert_false(hb_address_in_list("10.0.0.0/9", "10.128.0.0"));
+    assert_true(hb_address_in_list("2001:db8::/32", "2001:db8:ffff::1"));
+    assert_false(hb_address_in_list("2001:db8::/32", "2001:db9::1"));
+    assert_true(hb_address_in_list("::ffff:198.51.100.0/120", "198.51.100.7"));
+    assert_false(hb_address_in_list("0.0.0.0/0", "::1"));
+    assert_true(hb_address_in_list("::/0", "::1"));
+    assert_true(hb_address_in_list("0.0.0.0/0", "203.0.113.9"));
+    assert_false(hb_address_in_list(NULL, "203.0.113.9"));
+    assert_false(hb_address_in_list("203.0.113.9", ""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_map_user),
         cmocka_unit_test(test_log_escape),
         cmocka_unit_test(test_input_texts),
+        cmocka_unit_test(test_address_lists),
     };
 
     return cmocka_run_group_tests_name("validate", tests, NULL, NULL);
