@@ -38,11 +38,9 @@ cache_service() {
         printf '%s\n' "$@"
     } >"$f"
     chmod 0600 "$f"
-    # (config= on the account line too: the module of branch cache keys
-    # pam_acct_mgmt's check on the arguments; harmless after the fix on main)
     write_service "$SVC-cache-$name" <<EOF
 auth     required  $MOD config=$f
-account  required  $MOD config=$f
+account  required  $MOD
 EOF
 }
 

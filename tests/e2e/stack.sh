@@ -16,7 +16,6 @@
 # Before stack_start a test may set:
 #   TIMEOUT_MS, CONNECT_TIMEOUT_MS, FAILURE_DELAY_S  (defaults 3000/1000/1)
 #   STACK_LOCAL_CONF   Dovecot settings added before the first start
-#   STACK_ACCOUNT_SAME_ARGS=1  the PAM account line gets config= too
 #   STACK_SYSLOG=1     run Dovecot with a private /dev/log (see
 #                      lib.sh start_dovecot_syslog): the module's
 #                      pam_syslog lines land in $SYSLOG_LOG
@@ -136,14 +135,6 @@ stack_start() {
     grep -q "^auth .*$MODULE config=$T/pam_httpbasic.conf" "/etc/pam.d/$PAM_SERVICE" &&
         grep -q "^account .*$MODULE" "/etc/pam.d/$PAM_SERVICE" ||
         bail_out "conf/pam.d/dovecot-nextcloud no longer has the auth/account lines this test templates"
-    # STACK_ACCOUNT_SAME_ARGS=1: the account line gets the auth line's
-    # config= argument too (works around a module that keys "this user was
-    # authenticated here" on its arguments; see t_dovecot_cache.sh).
-    if [ "${STACK_ACCOUNT_SAME_ARGS:-0}" = 1 ]; then
-        sed -i "s|^\(account .*$MODULE\)\$|\1 config=$T/pam_httpbasic.conf|" "/etc/pam.d/$PAM_SERVICE"
-        grep -q "^account .*$MODULE config=$T/pam_httpbasic.conf\$" "/etc/pam.d/$PAM_SERVICE" ||
-            bail_out "STACK_ACCOUNT_SAME_ARGS: the account line was not rewritten"
-    fi
 
     # Dovecot: the test's own base settings + the shipped auth files.
     D=$T/dovecot

@@ -29,12 +29,6 @@ stack_prereqs
 command -v unshare >/dev/null || skip_all "unshare (util-linux) not installed"
 SUITE_START=$(now_ms)
 STACK_SYSLOG=1
-# Every Dovecot login through the shipped PAM service fails on this
-# module version (the account line, without config=, is not recognised as
-# the instance that authenticated: pam_acct_mgmt = PAM_IGNORE -> "Permission
-# denied"; t_dovecot.sh test 1 shows it).  This test is about the cache,
-# so it gives the account line the auth line's arguments.
-STACK_ACCOUNT_SAME_ARGS=1
 stack_start
 
 STORE=$T/store
@@ -265,6 +259,6 @@ is "$RESP" "$FAILED" "D. a wrong password is never a hit"
 stop_dovecot
 L=$(grep -E 'Fatal|Panic|segfault|killed with signal' "$D/dovecot.log")
 is "$L" "" "Dovecot logged no Fatal/Panic/crash during the run"
-unlike "$(cat "$SYSLOG_LOG")" 'store .*failed' "the module logged no store failure"
+unlike "$(cat "$SYSLOG_LOG")" 'store .*(failed|unavailable)' "the module logged no store failure"
 diag "suite took $(( ($(now_ms) - SUITE_START) / 1000 )) s"
 done_testing

@@ -33,7 +33,6 @@ grep -aq guard_failures "$MODULE" || skip_all "this module has no brute-force gu
 command -v cc >/dev/null || skip_all "no C compiler (for tests/bench/pam_bench.c)"
 SUITE_START=$(now_ms)
 STACK_SYSLOG=1
-STACK_ACCOUNT_SAME_ARGS=1
 TIMEOUT_MS=15000
 WORKERS=4
 PER_ADDR=8      # wrong passwords per attacker address

@@ -29,7 +29,6 @@ if [ "$TWOHOST_STORE" = redis ]; then
 fi
 grep -aq cache_stale "$MODULE" || skip_all "this module has no credential cache"
 STACK_SYSLOG=1
-STACK_ACCOUNT_SAME_ARGS=1
 stack_start
 
 SECRET=$T/secret
