@@ -13,7 +13,8 @@ e2e_tests = \
 	tests/e2e/t_dovecot_cache.sh \
 	tests/e2e/t_dovecot24_cache.sh \
 	tests/e2e/t_dovecot_guard.sh \
-	tests/e2e/t_dovecot_twohost.sh
+	tests/e2e/t_dovecot_twohost.sh \
+	tests/e2e/t_dovecot_twohost_redis.sh
 TESTS += $(e2e_tests)
 
 EXTRA_DIST += $(e2e_tests) \
