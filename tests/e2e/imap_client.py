@@ -17,6 +17,15 @@
         auth-worker children of Dovecot master PID and their number of open
         file descriptors (/proc/PID/fd).  Prints one JSON summary.
 
+    imap_client.py many --port P --logins FILE [--threads C] [--interval S]
+        The logins of FILE ("source<TAB>user<TAB>password" per line, one
+        login each), run by C threads at once (default 4), each login on
+        its own connection from its source address; with --interval S,
+        login i starts no earlier than i*S seconds in.  Prints one JSON
+        summary: "ok", "refused", "errors", "seconds" (wall time of all),
+        "results" (per login, in FILE's order: source, user, ok, ms,
+        response), and "ms" percentiles p50/p95/p99/max of the OK logins.
+
 --source binds the client socket to ADDR first, so Dovecot sees the login
 come from ADDR (e.g. 127.0.0.2, any 127/8 address works on Linux).
 """
@@ -175,10 +184,62 @@ def cmd_bulk(a):
     return 0
 
 
+def one_login(host, port, timeout, source, user, password):
+    """One LOGIN on its own connection: (typ, response, ms); ms -1 on error."""
+    try:
+        conn = IMAP(host, port, source or None, timeout=timeout)
+        typ, resp, ms = authenticate(conn, "login", user, password)
+        if typ == "OK":
+            conn.logout()
+        else:
+            conn.shutdown()
+    except (imaplib.IMAP4.error, OSError) as e:
+        typ, resp, ms = "ERROR", str(e), -1
+    return typ, resp, ms
+
+
+def percentiles(values):
+    """p50/p95/p99/max of a list of numbers (nearest rank), {} when empty."""
+    v = sorted(values)
+    if not v:
+        return {}
+    rank = lambda q: v[min(len(v) - 1, int(q * len(v)))]
+    return {"p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99), "max": v[-1]}
+
+
+def cmd_many(a):
+    import concurrent.futures
+    jobs = []
+    with open(a.logins) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line and not line.startswith("#"):
+                jobs.append(line.split("\t", 2))
+    start = time.monotonic()
+
+    def run(ij):
+        i, job = ij
+        # --interval: login i starts no earlier than i * interval s after the start
+        time.sleep(max(0.0, start + i * a.interval - time.monotonic()))
+        return one_login(a.host, a.port, a.timeout, *job)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=a.threads) as pool:
+        done = list(pool.map(run, enumerate(jobs)))
+    out = {"seconds": round(time.monotonic() - start, 3), "results": []}
+    for (source, user, _), (typ, resp, ms) in zip(jobs, done):
+        out["results"].append({"source": source, "user": user, "ok": typ == "OK", "ms": ms,
+                               "response": resp})
+    out["ok"] = sum(1 for t, _, _ in done if t == "OK")
+    out["refused"] = sum(1 for t, _, _ in done if t == "NO")
+    out["errors"] = sum(1 for t, _, _ in done if t not in ("OK", "NO"))
+    out["ms"] = percentiles([ms for t, _, ms in done if t == "OK"])
+    print(json.dumps(out))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("login", "bulk"):
+    for name in ("login", "bulk", "many"):
         s = sub.add_parser(name)
         s.add_argument("--host", default="127.0.0.1")
         s.add_argument("--port", type=int, required=True)
@@ -194,8 +255,12 @@ def main():
     s.add_argument("--master-pid", type=int, required=True)
     s.add_argument("--users", required=True)
     s.add_argument("--wrong-every", type=int, default=0)
+    s = sub.choices["many"]
+    s.add_argument("--logins", required=True)
+    s.add_argument("--threads", type=int, default=4)
+    s.add_argument("--interval", type=float, default=0)
     a = p.parse_args()
-    return cmd_login(a) if a.cmd == "login" else cmd_bulk(a)
+    return {"login": cmd_login, "bulk": cmd_bulk, "many": cmd_many}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -125,6 +125,9 @@ _PIDS=()          # pids of helper processes we started directly
 _PAM_SERVICE=     # /etc/pam.d file we wrote
 _SLAPD_PIDFILE=
 _DOVECOT_PIDFILE=
+_SYSLOG_PIDFILE=
+_EXTRA_PIDFILES=()   # pid files of further daemons (a second Dovecot, its syslog sink)
+_PAM_EXTRA=()        # further /etc/pam.d files we wrote
 _WD=
 
 make_tmp() {
@@ -149,8 +152,12 @@ _stop_pidfile() { # PIDFILE NAME: TERM the pid in PIDFILE, wait, KILL if needed
 }
 
 _cleanup() {
-    local rc=$? pid
+    local rc=$? pid pf
     stop_dovecot
+    for pf in "${_EXTRA_PIDFILES[@]}"; do
+        _stop_pidfile "$pf" "daemon of $pf"
+    done
+    _stop_pidfile "$_SYSLOG_PIDFILE" syslog_sink
     _stop_pidfile "$_SLAPD_PIDFILE" slapd
     for pid in "${_PIDS[@]}"; do
         kill "$pid" 2>/dev/null
@@ -161,6 +168,9 @@ _cleanup() {
     if [ -n "$_PAM_SERVICE" ]; then
         rm -f "/etc/pam.d/$_PAM_SERVICE"
     fi
+    for pf in "${_PAM_EXTRA[@]}"; do
+        rm -f "/etc/pam.d/$pf"
+    done
     if [ "$_T_PLANNED" = 0 ] && [ -n "$T" ]; then
         echo "Bail out! the test script stopped early (exit $rc)"
     fi
@@ -292,21 +302,32 @@ start_webdav() {
 stop_webdav() { bash "$WEBDAV_SH" stop "$_WD" >/dev/null 2>&1; }
 
 # start_fault MODE: tests/server/fault_server.py over TLS with the WebDAV
-# server's certificate (so the same cafile applies).  Sets FAULT_PORT.
+# server's certificate (so the same cafile applies).  Sets FAULT_PORT,
+# FAULT_PID, FAULT_LOG (one line per request).  FAULT_BIND_PORT=N binds
+# port N (to stand in for the stopped WebDAV server at its URL).  Further
+# arguments are passed on (e.g. --users FILE for nc-throttle).
+_FAULT_N=0
 start_fault() {
-    local d=$T/fault-$1 i
+    local d i mode=$1
+    shift
+    _FAULT_N=$((_FAULT_N + 1))
+    d=$T/fault-$_FAULT_N-$mode
     mkdir -p "$d"
-    "$PYTHON" "$FAULT_PY" --mode "$1" --port-file "$d/port" --pid-file "$d/pid" \
-        --tls "$_WD/server.pem" "$_WD/server.key" --log "$d/requests.log" --lifetime 300 \
-        >"$d/out.log" 2>&1 &
+    "$PYTHON" "$FAULT_PY" --mode "$mode" --port-file "$d/port" --pid-file "$d/pid" \
+        --tls "$_WD/server.pem" "$_WD/server.key" --log "$d/requests.log" --lifetime 600 \
+        --port "${FAULT_BIND_PORT:-0}" "$@" >"$d/out.log" 2>&1 &
     _PIDS+=($!)
+    FAULT_PID=$!
+    FAULT_LOG=$d/requests.log
+    : >>"$FAULT_LOG"
     for i in $(seq 1 100); do
         [ -s "$d/port" ] && break
         sleep 0.05
     done
     FAULT_PORT=$(cat "$d/port" 2>/dev/null)
-    [ -n "$FAULT_PORT" ] || bail_out "fault_server.py --mode $1 did not start"
+    [ -n "$FAULT_PORT" ] || bail_out "fault_server.py --mode $mode did not start: $(cat "$d/out.log")"
 }
+stop_fault() { kill "$FAULT_PID" 2>/dev/null; wait "$FAULT_PID" 2>/dev/null; return 0; }
 
 # -------------------------------------------------------------- Dovecot ---
 DOVECOT_LOG=
@@ -327,6 +348,25 @@ start_dovecot() {
     _DOVECOT_PIDFILE=$3/master.pid
     "$DOVECOT" -c "$DOVECOT_CONF" >"$T/dovecot-start.log" 2>&1 ||
         { cat "$T/dovecot-start.log" >&2; diag_file "$DOVECOT_LOG"; bail_out "dovecot did not start"; }
+    wait_port 127.0.0.1 "$4" 100 || { diag_file "$DOVECOT_LOG"; bail_out "dovecot does not listen on $4"; }
+}
+
+# start_dovecot_syslog CONF LOG BASE_DIR IMAP_PORT NSDIR: start_dovecot, in
+# a mount namespace of its own whose /dev/log is tests/e2e/syslog_sink.py
+# (tests/e2e/devlog_ns.sh): the module's pam_syslog lines are appended to
+# SYSLOG_LOG (= NSDIR/syslog.log) as "PRIORITY MESSAGE".
+SYSLOG_LOG=
+start_dovecot_syslog() {
+    command -v unshare >/dev/null || bail_out "unshare (util-linux) not found"
+    SYSLOG_LOG=$5/syslog.log
+    _SYSLOG_PIDFILE=$5/sink.pid
+    DOVECOT_CONF=$1
+    DOVECOT_LOG=$2
+    _DOVECOT_PIDFILE=$3/master.pid
+    unshare -m --propagation private bash "$E2E/devlog_ns.sh" "$5" -- "$DOVECOT" -c "$DOVECOT_CONF" \
+        >"$T/dovecot-start.log" 2>&1 ||
+        { cat "$T/dovecot-start.log" >&2; diag_file "$DOVECOT_LOG"; bail_out "dovecot (private /dev/log) did not start"; }
+    : >>"$SYSLOG_LOG"
     wait_port 127.0.0.1 "$4" 100 || { diag_file "$DOVECOT_LOG"; bail_out "dovecot does not listen on $4"; }
 }
 

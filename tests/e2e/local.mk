@@ -2,16 +2,26 @@
 # userdb ldap against a private slapd) against the real HTTPS WebDAV test
 # server, driven by real IMAP clients (imaplib, curl): Debian's Dovecot 2.3
 # (t_dovecot.sh) and a Dovecot 2.4 built by tests/e2e/dovecot24.sh
-# (t_dovecot24.sh).  Needs root: skipped otherwise (see tests/e2e/README).
+# (t_dovecot24.sh); the same with the module's credential cache through a
+# Nextcloud outage (t_dovecot_cache.sh, t_dovecot24_cache.sh) and the
+# brute-force guard under attack (t_dovecot_guard.sh).  Needs root:
+# skipped otherwise (see tests/e2e/README).
 e2e_tests = \
 	tests/e2e/t_conf.sh \
 	tests/e2e/t_dovecot.sh \
-	tests/e2e/t_dovecot24.sh
+	tests/e2e/t_dovecot24.sh \
+	tests/e2e/t_dovecot_cache.sh \
+	tests/e2e/t_dovecot24_cache.sh \
+	tests/e2e/t_dovecot_guard.sh \
+	tests/e2e/t_dovecot_twohost.sh
 TESTS += $(e2e_tests)
 
 EXTRA_DIST += $(e2e_tests) \
 	tests/e2e/README \
 	tests/e2e/lib.sh \
+	tests/e2e/stack.sh \
+	tests/e2e/devlog_ns.sh \
+	tests/e2e/syslog_sink.py \
 	tests/e2e/dovecot24.sh \
 	tests/e2e/imap_client.py \
 	tests/e2e/users.ldif

@@ -30,6 +30,12 @@ Modes (what happens after a request's headers have been read):
                    bodies with a 503 to a PROPFIND)
   nc-throttled     answer 429 (no Retry-After), as Nextcloud's brute-force block
   forbidden        answer 403
+  nc-throttle      Nextcloud's brute-force throttle, scaled down: 207 for the
+                   user:password lines of --users FILE, 401 otherwise; every
+                   request from an address (X-Forwarded-For, else the peer)
+                   with N wrong passwords in the last --throttle-window
+                   seconds (default 60) is answered after min(N, --throttle-cap)
+                   seconds (default 4), right passwords included; keep-alive
                    (these stand in for Nextcloud at a URL that answered 207
                    before: Apache serves each status at its own URL only)
 
@@ -91,9 +97,12 @@ class Conn:
     counter = 0
     lock = threading.Lock()
 
-    def __init__(self, sock, args):
+    def __init__(self, sock, args, peer="-"):
         self.sock = sock
         self.args = args
+        self.peer = peer
+        self.xff = None
+        self.authorization = b""
         self.buf = b""
         with Conn.lock:
             Conn.counter += 1
@@ -125,7 +134,10 @@ class Conn:
                         length = int(value)
                     except ValueError:
                         length = 0
+                if name.lower() == b"x-forwarded-for":
+                    self.xff = value.decode("ascii", "replace")
                 if name.lower() == b"authorization":
+                    self.authorization = value
                     value = value.split(b" ", 1)[0] + b" <redacted>"
                 headers.append((name, value))
             while len(self.buf) < length:
@@ -167,6 +179,10 @@ class Conn:
             idle = 0.1 if mode == "close-keepalive" else 300
             while self.read_request(timeout=None if self.requests == 0 else idle) is not None:
                 self.send(head_207(len(BODY_207), keepalive=True, cookie=(mode == "ok")) + BODY_207)
+            return
+        if mode == "nc-throttle":
+            while self.read_request(timeout=None if self.requests == 0 else 300) is not None:
+                self.send(Throttle.answer(self))
             return
         if self.read_request() is None:
             return
@@ -236,6 +252,34 @@ class Conn:
                     pass
 
 
+class Throttle:
+    """State of the nc-throttle mode: failures per client address."""
+    lock = threading.Lock()
+    failures = {}           # address -> [monotonic times of wrong passwords]
+    users = set()           # b"user:password"
+
+    @classmethod
+    def answer(cls, conn):
+        import base64
+        addr = conn.xff or conn.peer
+        now = time.monotonic()
+        with cls.lock:
+            recent = [t for t in cls.failures.get(addr, []) if now - t < conn.args.throttle_window]
+            cls.failures[addr] = recent
+        time.sleep(min(len(recent), conn.args.throttle_cap))
+        auth = getattr(conn, "authorization", b"")
+        try:
+            ok = auth.startswith(b"Basic ") and base64.b64decode(auth[6:]) in cls.users
+        except ValueError:
+            ok = False
+        if ok:
+            return head_207(len(BODY_207), keepalive=True) + BODY_207
+        with cls.lock:
+            cls.failures.setdefault(addr, []).append(time.monotonic())
+        return (b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"nc\"\r\n"
+                b"Content-Length: 0\r\nConnection: keep-alive\r\n\r\n")
+
+
 def write_atomic(path, text):
     tmp = "%s.tmp.%d" % (path, os.getpid())
     with open(tmp, "w") as f:
@@ -246,7 +290,7 @@ def write_atomic(path, text):
 def main():
     modes = ["hang", "reset", "garbage", "http09", "slow-headers", "slow-body",
              "huge-body", "close-keepalive", "ok", "mute-idle", "nc-maintenance",
-             "nc-disabled", "nc-throttled", "forbidden"]
+             "nc-disabled", "nc-throttled", "forbidden", "nc-throttle"]
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mode", required=True, choices=modes)
     p.add_argument("--port-file", required=True)
@@ -255,8 +299,14 @@ def main():
     p.add_argument("--log")
     p.add_argument("--lifetime", type=float, default=600)
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--users", help="nc-throttle: file of user:password lines")
+    p.add_argument("--throttle-cap", type=float, default=4)
+    p.add_argument("--throttle-window", type=float, default=60)
     args = p.parse_args()
 
+    if args.users:
+        with open(args.users, "rb") as f:
+            Throttle.users = {line.rstrip(b"\n") for line in f if line.strip()}
     if args.tls:
         args.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         args.ctx.load_cert_chain(args.tls[0], args.tls[1])
@@ -272,8 +322,8 @@ def main():
     write_atomic(args.pid_file, str(os.getpid()))
     write_atomic(args.port_file, str(srv.getsockname()[1]))
     while True:
-        sock, _ = srv.accept()
-        threading.Thread(target=Conn(sock, args).run, daemon=True).start()
+        sock, peer = srv.accept()
+        threading.Thread(target=Conn(sock, args, peer[0]).run, daemon=True).start()
 
 
 if __name__ == "__main__":

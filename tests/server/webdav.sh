@@ -5,6 +5,7 @@
 # /etc/apache2 is never read or touched.
 #
 #   webdav.sh start STATEDIR    create STATEDIR, start Apache, wait until it answers
+#                               (WEBDAV_REUSE_PORTS=1: on the ports of the last start)
 #   webdav.sh stop STATEDIR     stop the Apache whose pid is in STATEDIR/pid
 #   webdav.sh status STATEDIR   exit 0 when that Apache is running
 #
@@ -413,8 +414,14 @@ do_start() {
 
     for attempt in 1 2 3 4 5; do
         rm -f "$d/pid"
-        free_ports 127.0.0.1 6 >"$d/ports"
-        free_ports ::1 1 >"$d/port6" || : >"$d/port6"
+        # WEBDAV_REUSE_PORTS=1: a restart keeps the URLs of the last start
+        # (a server coming back after an outage), if those ports are free.
+        if [ "$attempt" = 1 ] && [ "${WEBDAV_REUSE_PORTS:-0}" = 1 ] && [ -s "$d/ports" ]; then
+            :
+        else
+            free_ports 127.0.0.1 6 >"$d/ports"
+            free_ports ::1 1 >"$d/port6" || : >"$d/port6"
+        fi
         i=0
         for name in port http_port expired_port selfsigned_port wrongname_port mtls_port; do
             i=$((i + 1))
