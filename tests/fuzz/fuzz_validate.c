@@ -266,6 +266,25 @@ static void check_map_user(const struct hb_config *cfg, const char *user)
     free(out);
 }
 
+/*
+ * guard_exempt lists: the checker never crashes and names a bad entry
+ * within its buffer; an address of a valid list that is itself a single
+ * address is found in it.
+ */
+static void check_address_list(const char *list)
+{
+    char bad[65];
+    char ip[HB_IP_BUF];
+    bool valid = hb_address_list_valid(list, bad, sizeof(bad));
+
+    FUZZ_CHECK(valid || strlen(bad) < sizeof(bad));
+    if (valid && hb_rhost_ip(list, ip) == HB_INPUT_OK && ip[0] != '\0' && strchr(list, ',') == NULL
+        && strchr(list, '/') == NULL)
+        FUZZ_CHECK(hb_address_in_list(list, ip));
+    hb_address_in_list(list, "192.0.2.1");
+    hb_address_in_list(list, "2001:db8::1");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool once;
@@ -306,6 +325,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.user_strip_domain = (head[0] & 2) != 0;
     cfg.user_domain = (head[0] & 4) != 0 ? (domain != NULL ? domain : "example.org") : NULL;
     check_map_user(&cfg, value);
+    check_address_list(value);
 
     free(value);
     return 0;
