@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # docker-mailserver: config/user-patches.sh, run by the container after it
 # has written its own configuration and before it starts the daemons.
 # Installs the pam_httpbasic files kept in config/nextcloud/ with the owner

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * curl_bench.c - the physical limit of the in-process path: N PROPFIND
  * requests through one libcurl easy handle (one keep-alive TLS connection),

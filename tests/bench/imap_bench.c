@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * imap_bench.c - CLIENTS concurrent IMAP clients (threads), each in a loop of
  * connect, greeting, LOGIN, LOGOUT, close; for tests/bench/run.

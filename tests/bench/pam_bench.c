@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * pam_bench.c - N in-process logins through Linux-PAM, for tests/bench/run.
  *

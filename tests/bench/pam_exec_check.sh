@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # pam_exec_check.sh URL CAFILE - what an admin writes by hand to check a
 # login against Nextcloud: one curl PROPFIND per login, started by
 #   auth required pam_exec.so expose_authtok quiet /path/pam_exec_check.sh URL CAFILE

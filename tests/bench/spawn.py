@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """spawn.py - run one command N times in a row, for tests/bench/run.
 
     spawn.py -n N [--stdin FILE] -- COMMAND [ARG...]

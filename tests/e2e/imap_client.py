@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """A real IMAP client for the e2e tests (Python's imaplib, stdlib only).
 
     imap_client.py login --port P [--host H] [--source ADDR] [--mech login|plain]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/e2e/lib.sh - helpers for the end-to-end tests (bash): TAP output and
 # the private servers (slapd, the WebDAV server, Dovecot) of one test run.
 #
@@ -114,6 +115,24 @@ dovecot24_prefix() {
     else
         bash "$E2E/dovecot24.sh" prefix 2>/dev/null
     fi
+}
+
+# exec_with_dovecot24 SCRIPT: run tests/e2e/SCRIPT against Dovecot 2.4.1
+# (DOVECOT_VERSION=2.4, the prefix from dovecot24_prefix).  Without a 2.4
+# build the test is skipped and says how to build one; under "tests/run
+# all" (DOVECOT24_REQUIRED=1, set after it ran the build) a missing build
+# is a failure.
+exec_with_dovecot24() {
+    local prefix
+    prefix=$(dovecot24_prefix)
+    if [ -z "$prefix" ]; then
+        [ "${DOVECOT24_REQUIRED:-0}" = 1 ] || skip_all "no Dovecot 2.4 build: run 'bash tests/e2e/dovecot24.sh build' first"
+        fail "a Dovecot 2.4 build exists (DOVECOT24_REQUIRED=1; the build failed? see 'bash tests/e2e/dovecot24.sh build')"
+        done_testing
+        exit 1
+    fi
+    export DOVECOT_VERSION=2.4 DOVECOT_PREFIX="$prefix"
+    exec bash "$E2E/$1"
 }
 
 # now_ms: wall clock in milliseconds

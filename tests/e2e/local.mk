@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # End-to-end tests: the built module inside a real Dovecot (passdb pam,
 # userdb ldap against a private slapd) against the real HTTPS WebDAV test
 # server, driven by real IMAP clients (imaplib, curl): Debian's Dovecot 2.3

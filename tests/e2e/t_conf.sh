@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/e2e/t_conf.sh - the Dovecot configuration examples in conf/ cannot
 # rot: every file Debian's Dovecot (2.3) can read must pass "doveconf -n -c",
 # the installation steps of conf/dovecot-2.3/README.md must give a Debian

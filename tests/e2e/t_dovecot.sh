@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/e2e/t_dovecot.sh - pam_httpbasic inside a real Dovecot, end to end:
 #
 #   IMAP client (imaplib, curl) -> Dovecot imap-login -> auth -> auth-worker

@@ -1,21 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# tests/e2e/t_dovecot24.sh - the whole of t_dovecot.sh against Dovecot 2.4.1
+# tests/e2e/t_dovecot24.sh - the whole Dovecot suite (t_dovecot.sh) against Dovecot 2.4.1
 # (Debian 13's version) with conf/dovecot-2.4, from the private prefix that
-# tests/e2e/dovecot24.sh builds (or DOVECOT24_PREFIX, e.g. /usr on Debian 13).
-#
-# Without a 2.4 build this test is skipped, and says how to build one;
-# under "tests/run all" (DOVECOT24_REQUIRED=1, set after it ran the build)
-# a missing build is a failure.
-
+# tests/e2e/dovecot24.sh builds (or DOVECOT24_PREFIX, e.g. /usr on Debian
+# 13); see exec_with_dovecot24 in lib.sh for what happens without a build.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
-
-prefix=$(dovecot24_prefix)
-if [ -z "$prefix" ]; then
-    [ "${DOVECOT24_REQUIRED:-0}" = 1 ] || skip_all "no Dovecot 2.4 build: run 'bash tests/e2e/dovecot24.sh build' first"
-    fail "a Dovecot 2.4 build exists (DOVECOT24_REQUIRED=1; the build failed? see 'bash tests/e2e/dovecot24.sh build')"
-    done_testing
-    exit 1
-fi
-export DOVECOT_VERSION=2.4 DOVECOT_PREFIX="$prefix"
-exec bash "$E2E/t_dovecot.sh"
+exec_with_dovecot24 t_dovecot.sh

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- base64.lua - the encoder the seed's auth-httpbasic.lua needs
 -- (base64.encode only), written for tests/bench: pure Lua 5.3/5.4,
 -- RFC 4648 alphabet with "=" padding.
