@@ -209,6 +209,11 @@ start_redis() {
 stop_redis() { bash "$REDIS_SH" stop "$RD"; }
 restart_redis() { bash "$REDIS_SH" start "$RD" >>"$TEST_TMP/redis-start.log" 2>&1 || bail_out "cannot restart redis-server"; }
 redis_cli() { bash "$REDIS_SH" cli "$RD" "$@"; }
+# redis_each_key PATTERN COMMAND: COMMAND (GET, TTL, STRLEN...) of every key
+# matching PATTERN, one answer a line; keys are binary, so Redis walks them.
+redis_each_key() {
+    redis_cli EVAL "local r = {} for _, k in ipairs(redis.call('KEYS', ARGV[1])) do r[#r + 1] = redis.call(ARGV[2], k) end return r" 0 "$1" "$2"
+}
 
 # start_fault MODE [tls]: a fault server; FAULT_PORT, FAULT_LOG, FAULT_PID.
 # FAULT_BIND_PORT=N binds port N (e.g. the port of a server it replaces).

@@ -99,36 +99,51 @@ is "$AUTH" PAM_AUTH_ERR "corrupt store: a wrong password is refused"
 is "$(log_count_new)" 2 "corrupt store: both logins went to the server"
 
 # ------------------------------------------------------------ load ---
-# LOAD_PROCS processes x LOAD_LOGINS logins on one store with cache_fresh
-# on, right and wrong passwords alternating: no wrong result.
+# load_run LABEL STORE_ARGS...: LOAD_PROCS processes x LOAD_LOGINS logins
+# on one store with cache_fresh on, right and wrong passwords alternating:
+# no wrong result.  Run on LMDB (one host) and on Redis (several hosts).
 PROCS=${LOAD_PROCS:-8}
 LOGINS=${LOAD_LOGINS:-2000}
+load_run() {
+    local label=$1 t0 pids=() crashes=0 wrong done_count took requests pid i
+    shift
+    write_service "load-$label" "url=$WD_URL" "cafile=$WD_CA" "$@" "secret_file=$SECRET" \
+        cache_fresh=300 cache_stale=3600
+    log_mark
+    t0=$(now_ms)
+    for i in $(seq 1 "$PROCS"); do
+        HB_CONFDIR=$SVC_DIR timeout -k 5 600 "$HOST_MODELS" threads 1 "$LOGINS" "load-$label" alice \
+            "$PW" "wrong-$i" >"$TEST_TMP/load-$label-$i.out" 2>"$TEST_TMP/load-$label-$i.err" &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" || crashes=$((crashes + 1))
+    done
+    wrong=$(cat "$TEST_TMP"/load-"$label"-*.out | sed -n 's/.*wrong=\([0-9]*\)$/\1/p' | awk '{s += $1} END {print s + 0}')
+    done_count=$(cat "$TEST_TMP"/load-"$label"-*.out | sed -n 's/^logins=\([0-9]*\) .*/\1/p' | awk '{s += $1} END {print s + 0}')
+    took=$(($(now_ms) - t0))
+    requests=$(log_count_new)
+    is "$crashes" 0 "load ($label): $PROCS processes x $LOGINS logins, none crashed or hung"
+    is "$done_count" "$((PROCS * LOGINS))" "load ($label): every login ran"
+    is "$wrong" 0 "load ($label): no wrong result (right passwords accepted, wrong ones refused)" ||
+        { grep -h '^wrong result' "$TEST_TMP"/load-"$label"-*.out | sort | uniq -c | diag_lines; }
+    ok '[ "$requests" -lt $((PROCS * LOGINS)) ]' "load ($label): cache hits spared requests ($requests requests for $((PROCS * LOGINS)) logins)"
+    diag "load ($label): $requests requests for $((PROCS * LOGINS)) logins in $took ms (half of them wrong passwords, which always reach the server); store warnings: $(cat "$TEST_TMP"/load-"$label"-*.err | grep -c 'store .*failed')"
+    for ERR in "$TEST_TMP"/load-"$label"-*.err; do _LAST_CMD=$ERR _san_check; done
+}
 mkdir -m 0700 "$TEST_TMP/store-load"
-write_service load "url=$WD_URL" "cafile=$WD_CA" "store=lmdb:$TEST_TMP/store-load" \
-    "secret_file=$SECRET" cache_fresh=300 cache_stale=3600
-log_mark
-t0=$(now_ms)
-pids=()
-for i in $(seq 1 "$PROCS"); do
-    HB_CONFDIR=$SVC_DIR timeout -k 5 600 "$HOST_MODELS" threads 1 "$LOGINS" load alice \
-        "$PW" "wrong-$i" >"$TEST_TMP/load-$i.out" 2>"$TEST_TMP/load-$i.err" &
-    pids+=($!)
-done
-crashes=0
-for pid in "${pids[@]}"; do
-    wait "$pid" || crashes=$((crashes + 1))
-done
-wrong=$(cat "$TEST_TMP"/load-*.out | sed -n 's/.*wrong=\([0-9]*\)$/\1/p' | awk '{s += $1} END {print s + 0}')
-done_count=$(cat "$TEST_TMP"/load-*.out | sed -n 's/^logins=\([0-9]*\) .*/\1/p' | awk '{s += $1} END {print s + 0}')
-took=$(($(now_ms) - t0))
-requests=$(log_count_new)
-is "$crashes" 0 "load: $PROCS processes x $LOGINS logins, none crashed or hung"
-is "$done_count" "$((PROCS * LOGINS))" "load: every login ran"
-is "$wrong" 0 "load: no wrong result (right passwords accepted, wrong ones refused)" ||
-    { grep -h '^wrong result' "$TEST_TMP"/load-*.out | sort | uniq -c | diag_lines; }
-ok '[ "$requests" -lt $((PROCS * LOGINS)) ]' "load: cache hits spared requests ($requests requests for $((PROCS * LOGINS)) logins)"
-diag "load: $requests requests for $((PROCS * LOGINS)) logins in $took ms (half of them wrong passwords, which always reach the server); store warnings: $(cat "$TEST_TMP"/load-*.err | grep -c 'store .*failed')"
-for ERR in "$TEST_TMP"/load-*.err; do _LAST_CMD=$ERR _san_check; done
+load_run lmdb "store=lmdb:$TEST_TMP/store-load"
+start_redis
+load_run redis "store=redis://127.0.0.1:$RD_PORT" "store_auth_file=$RD/auth-acl"
+# What Redis holds after the load: keyed hashes with a TTL, nothing in clear.
+keys=$(redis_cli --scan --pattern 'pam_httpbasic:*' | LC_ALL=C tr -c '[:print:]\n' '.')
+like "$keys" '^pam_httpbasic:u' "redis: cache keys are pam_httpbasic:u..."
+dump=$(redis_each_key 'pam_httpbasic:*' GET | LC_ALL=C tr -c '[:print:]\n' '.')
+unlike "$keys$dump" "alice|$PW|wrong-|remote\.php" "redis: no user name, password or URL in the keys or values"
+ttls=$(redis_each_key 'pam_httpbasic:u*' TTL)
+ok '[ -n "$ttls" ] && ! printf "%s\n" "$ttls" | awk "\$1 < 1 || \$1 > 3600 { bad = 1 } END { exit !bad }"' \
+    "redis: every cache key expires within cache_stale (Redis frees it itself)"
+stop_redis
 
 # ---------------------------------------------------- revocation (401) ---
 # The stale service shares the fresh service's entries (same server list,

@@ -128,14 +128,12 @@ guard_cases redis "${REDIS[@]}"
 keys=$(redis_cli --scan --pattern 'pam_httpbasic:*' | LC_ALL=C tr -c '[:print:]\n' '.')
 like "$keys" '^pam_httpbasic:g' "redis: guard keys are pam_httpbasic:g..."
 unlike "$keys" '192\.0\.2|2001|203\.0' "redis: no client address in clear in the keys"
-# Keys are binary: let Redis itself walk them.
-each_key() { redis_cli EVAL "local r = {} for _, k in ipairs(redis.call('KEYS', ARGV[1])) do r[#r + 1] = redis.call(ARGV[2], k) end return r" 0 "$1" "$2"; }
-dump=$(each_key 'pam_httpbasic:*' GET | LC_ALL=C tr -c '[:print:]\n' '.')
+dump=$(redis_each_key 'pam_httpbasic:*' GET | LC_ALL=C tr -c '[:print:]\n' '.')
 unlike "$dump" '192\.0\.2|2001|203\.0' "redis: nor in the values"
-ttls=$(each_key 'pam_httpbasic:g*' TTL)
+ttls=$(redis_each_key 'pam_httpbasic:g*' TTL)
 ok '[ -n "$ttls" ] && ! printf "%s\n" "$ttls" | awk "\$1 < 1 || \$1 > 900 { bad = 1 } END { exit !bad }"' \
     "redis: every guard key has a TTL within the window ($(printf '%s\n' "$ttls" | sort -n | head -n 1)..$(printf '%s\n' "$ttls" | sort -n | tail -n 1) s)"
-is "$(each_key 'pam_httpbasic:g*' STRLEN | sort -u)" 12 "redis: every guard value is 12 bytes (start, count)"
+is "$(redis_each_key 'pam_httpbasic:g*' STRLEN | sort -u)" 12 "redis: every guard value is 12 bytes (start, count)"
 
 # --- a store that fails never refuses ------------------------------------
 write_service down "url=$WD_URL" "cafile=$WD_CA" "store=redis://127.0.0.1:$(closed_port)" "secret_file=$SECRET" guard_failures=1
