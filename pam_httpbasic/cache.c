@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * cache.c - password verifiers in the shared store (see cache.h for the
- * key and record layout).  Every MAC is computed with OpenSSL's EVP_MAC
- * fed part by part, so no buffer ever holds a password next to a salt;
- * verifiers are compared with CRYPTO_memcmp.
+ * scope, keys and record layouts).  Every MAC is HMAC-SHA-256 computed
+ * with OpenSSL's EVP_MAC fed part by part (so no buffer ever holds a
+ * password next to a salt) with a label per use; MACs are compared with
+ * CRYPTO_memcmp.  A record is decoded only after its MAC, bound to its
+ * key, has been checked: a record that fails counts as absent.
  */
 #include "cache.h"
 #include "store.h"
@@ -20,19 +22,38 @@
 #include <openssl/rand.h>
 
 #define ENTRY_LEN (HB_CACHE_SALT_LEN + HB_CACHE_MAC_LEN + 8)
-#define HEADER_LEN 2
+#define USER_HEADER_LEN 44
+#define ACCOUNT_HEADER_LEN 10
+#define FLAG_ACCOUNT 1
 
-/* One verifier, decoded. */
-struct verifier {
+#define LABEL_SCOPE "pam_httpbasic scope v2"
+#define LABEL_USER "pam_httpbasic user v2"
+#define LABEL_ACCOUNT "pam_httpbasic account v2"
+#define LABEL_VERIFIER "pam_httpbasic verifier v2"
+#define LABEL_RECORD "pam_httpbasic record v2"
+
+/* One verifier or refusal, decoded. */
+struct entry {
     uint8_t salt[HB_CACHE_SALT_LEN];
     uint8_t mac[HB_CACHE_MAC_LEN];
-    int64_t verified_at;
+    int64_t at;
 };
 
-/* A user's record, decoded. */
-struct record {
-    size_t count;
-    struct verifier v[HB_CACHE_MAX_VERIFIERS];
+/* A login name's record, decoded. */
+struct user_record {
+    size_t nv, nt;
+    bool has_account;
+    uint8_t account[HB_CACHE_MAC_LEN];
+    int64_t floor;
+    struct entry v[HB_CACHE_MAX_VERIFIERS];
+    struct entry t[HB_CACHE_MAX_REFUSALS + 1];
+};
+
+/* An account's record, decoded. */
+struct account_record {
+    size_t n;
+    int64_t floor;
+    uint8_t link[HB_CACHE_MAX_LINKS][HB_CACHE_MAC_LEN];
 };
 
 /* One piece of a MAC input. */
@@ -61,39 +82,117 @@ static int hmac_parts(const unsigned char *secret, size_t secret_len, const stru
     return ok ? 0 : -1;
 }
 
-/* HMAC-SHA-256(secret, prefix "\0" URL1 "\0" ... URLn "\0" [user]); 0 on success. */
-static int hmac_list(const struct hb_cache *cache, const char *prefix, const char *user,
-                     uint8_t out[HB_CACHE_MAC_LEN])
+static int mac_of(const struct hb_cache *cache, const struct part *parts, size_t n, uint8_t out[HB_CACHE_MAC_LEN])
 {
-    struct part parts[2 + HB_MAX_SERVERS + 1];
-    size_t n = 0;
-
-    parts[n++] = (struct part) {prefix, strlen(prefix) + 1};
-    for (size_t i = 0; i < cache->cfg->server_count; i++)
-        parts[n++] = (struct part) {cache->cfg->servers[i].url, strlen(cache->cfg->servers[i].url) + 1};
-    if (user != NULL)
-        parts[n++] = (struct part) {user, strlen(user)};
     return hmac_parts(cache->secret, cache->secret_len, parts, n, out);
 }
 
-/* The verifier MAC of password under salt; 0 on success. */
-static int verifier_mac(const struct hb_cache *cache, const uint8_t *salt, const char *password,
-                        uint8_t out[HB_CACHE_MAC_LEN])
+/* A text with its terminating NUL, as a MAC part (so that no two lists run together). */
+static struct part text(const char *s)
 {
-    const struct part parts[] = {{salt, HB_CACHE_SALT_LEN}, {password, strlen(password)}};
-
-    return hmac_parts(cache->secret, cache->secret_len, parts, 2, out);
+    return (struct part) {s != NULL ? s : "", s != NULL ? strlen(s) + 1 : 1};
 }
 
-/* True when v is a verifier of password (constant-time comparison). */
-static bool verifier_matches(const struct hb_cache *cache, const struct verifier *v, const char *password)
+/* The scope: HMAC(secret, label, realm, verdict settings); 0 on success. */
+static int derive_scope(struct hb_cache *cache)
+{
+    const struct hb_config *cfg = cache->cfg;
+    char statuses[2][HB_MAX_STATUS * 8 + 1] = {"", ""};
+    struct part parts[16 + HB_MAX_SERVERS];
+    size_t n = 0;
+
+    for (size_t i = 0; i < cfg->ok_status_count; i++)
+        snprintf(statuses[0] + strlen(statuses[0]), sizeof(statuses[0]) - strlen(statuses[0]), "%ld,", cfg->ok_status[i]);
+    for (size_t i = 0; i < cfg->deny_status_count; i++)
+        snprintf(statuses[1] + strlen(statuses[1]), sizeof(statuses[1]) - strlen(statuses[1]), "%ld,", cfg->deny_status[i]);
+    parts[n++] = text(LABEL_SCOPE);
+    if (cfg->cache_realm != NULL) {
+        parts[n++] = text("realm");
+        parts[n++] = text(cfg->cache_realm);
+    } else {
+        parts[n++] = text("urls");
+        for (size_t i = 0; i < cfg->server_count; i++)
+            parts[n++] = text(cfg->servers[i].url);
+    }
+    parts[n++] = text("verdict");
+    parts[n++] = text(cfg->method != NULL ? cfg->method : "PROPFIND");
+    parts[n++] = text(statuses[0]);
+    parts[n++] = text(statuses[1]);
+    parts[n++] = text(cfg->insecure_skip_verify ? "insecure" : "verify");
+    parts[n++] = text(cfg->allow_http ? "http" : "https-only");
+    parts[n++] = text(cfg->cafile);
+    parts[n++] = text(cfg->capath);
+    parts[n++] = text(cfg->pinned_pubkey);
+    return mac_of(cache, parts, n, cache->scope);
+}
+
+/* The key of kind 'u' (login name) or 'a' (account) for name; 0 on success. */
+static int make_key(const struct hb_cache *cache, char kind, const char *name, uint8_t key[HB_CACHE_KEY_LEN])
+{
+    const struct part parts[] = {text(kind == 'u' ? LABEL_USER : LABEL_ACCOUNT),
+                                 {cache->scope, sizeof(cache->scope)}, {name, strlen(name)}};
+
+    key[0] = (uint8_t) kind;
+    memcpy(key + 1, cache->scope, HB_CACHE_TAG_LEN);
+    return mac_of(cache, parts, 3, key + 1 + HB_CACHE_TAG_LEN);
+}
+
+/* The account key whose HMAC part is id. */
+static void account_key(const struct hb_cache *cache, const uint8_t id[HB_CACHE_MAC_LEN], uint8_t key[HB_CACHE_KEY_LEN])
+{
+    key[0] = 'a';
+    memcpy(key + 1, cache->scope, HB_CACHE_TAG_LEN);
+    memcpy(key + 1 + HB_CACHE_TAG_LEN, id, HB_CACHE_MAC_LEN);
+}
+
+/* The record MAC of body under key; 0 on success. */
+static int record_mac(const struct hb_cache *cache, const uint8_t *key, const uint8_t *body, size_t len,
+                      uint8_t out[HB_CACHE_MAC_LEN])
+{
+    const struct part parts[] = {text(LABEL_RECORD), {key, HB_CACHE_KEY_LEN}, {body, len}};
+
+    return mac_of(cache, parts, 3, out);
+}
+
+/* True when value (len bytes) carries a valid MAC for key. */
+static bool authentic(const struct hb_cache *cache, const uint8_t *key, const uint8_t *value, size_t len)
 {
     uint8_t mac[HB_CACHE_MAC_LEN];
-    bool match = verifier_mac(cache, v->salt, password, mac) == 0
-                 && CRYPTO_memcmp(mac, v->mac, HB_CACHE_MAC_LEN) == 0;
+    bool ok = len > HB_CACHE_MAC_LEN
+              && record_mac(cache, key, value, len - HB_CACHE_MAC_LEN, mac) == 0
+              && CRYPTO_memcmp(mac, value + len - HB_CACHE_MAC_LEN, HB_CACHE_MAC_LEN) == 0;
+
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return ok;
+}
+
+/* The password MAC under salt; 0 on success. */
+static int password_mac(const struct hb_cache *cache, const uint8_t *salt, const char *password,
+                        uint8_t out[HB_CACHE_MAC_LEN])
+{
+    const struct part parts[] = {text(LABEL_VERIFIER), {salt, HB_CACHE_SALT_LEN}, {password, strlen(password)}};
+
+    return mac_of(cache, parts, 3, out);
+}
+
+/* True when e is an entry of password (constant-time comparison). */
+static bool entry_matches(const struct hb_cache *cache, const struct entry *e, const char *password)
+{
+    uint8_t mac[HB_CACHE_MAC_LEN];
+    bool match = password_mac(cache, e->salt, password, mac) == 0
+                 && CRYPTO_memcmp(mac, e->mac, HB_CACHE_MAC_LEN) == 0;
 
     OPENSSL_cleanse(mac, sizeof(mac));
     return match;
+}
+
+/* A fresh entry of password stamped at; 0 on success. */
+static int new_entry(const struct hb_cache *cache, const char *password, int64_t at, struct entry *e)
+{
+    e->at = at;
+    if (RAND_bytes(e->salt, sizeof(e->salt)) != 1)
+        return -1;
+    return password_mac(cache, e->salt, password, e->mac);
 }
 
 static void put_le64(uint8_t *p, int64_t value)
@@ -113,102 +212,128 @@ static int64_t get_le64(const uint8_t *p)
     return (int64_t) u;
 }
 
-/* Decode value into rec; 0 when it has the one known shape, else -1. */
-static int decode(const uint8_t *value, size_t len, struct record *rec)
+/* True when a time stored at "at" lies within (now - window, now]: never overflows. */
+static bool within(int64_t at, int64_t now, long window)
 {
-    size_t count = len >= HEADER_LEN ? value[1] : 0;
-    bool valid = len >= HEADER_LEN && value[0] == HB_CACHE_VERSION && count <= HB_CACHE_MAX_VERIFIERS
-                 && len == HEADER_LEN + count * ENTRY_LEN;
-
-    rec->count = valid ? count : 0;
-    for (size_t i = 0; i < rec->count; i++) {
-        const uint8_t *p = value + HEADER_LEN + i * ENTRY_LEN;
-
-        memcpy(rec->v[i].salt, p, HB_CACHE_SALT_LEN);
-        memcpy(rec->v[i].mac, p + HB_CACHE_SALT_LEN, HB_CACHE_MAC_LEN);
-        rec->v[i].verified_at = get_le64(p + HB_CACHE_SALT_LEN + HB_CACHE_MAC_LEN);
-    }
-    return valid ? 0 : -1;
+    return at <= now && at > now - (int64_t) window;
 }
 
-/* Encode rec into out (HB_STORE_VALUE_MAX bytes); returns the length. */
-static size_t encode(const struct record *rec, uint8_t *out)
+static void get_entry(const uint8_t *p, struct entry *e)
 {
+    memcpy(e->salt, p, HB_CACHE_SALT_LEN);
+    memcpy(e->mac, p + HB_CACHE_SALT_LEN, HB_CACHE_MAC_LEN);
+    e->at = get_le64(p + HB_CACHE_SALT_LEN + HB_CACHE_MAC_LEN);
+}
+
+static void put_entry(uint8_t *p, const struct entry *e)
+{
+    memcpy(p, e->salt, HB_CACHE_SALT_LEN);
+    memcpy(p + HB_CACHE_SALT_LEN, e->mac, HB_CACHE_MAC_LEN);
+    put_le64(p + HB_CACHE_SALT_LEN + HB_CACHE_MAC_LEN, e->at);
+}
+
+/* Decode an authentic user record; 0 when value has the one known shape, else -1 (rec empty). */
+static int decode_user(const struct hb_cache *cache, const uint8_t *key, const uint8_t *value, size_t len,
+                       struct user_record *rec)
+{
+    size_t nv = len >= USER_HEADER_LEN ? value[1] : 0, nt = len >= USER_HEADER_LEN ? value[2] : 0;
+    bool valid = len >= USER_HEADER_LEN && value[0] == HB_CACHE_VERSION && nv <= HB_CACHE_MAX_VERIFIERS
+                 && nt <= HB_CACHE_MAX_REFUSALS && (value[3] & ~FLAG_ACCOUNT) == 0
+                 && len == USER_HEADER_LEN + (nv + nt) * ENTRY_LEN + HB_CACHE_MAC_LEN
+                 && authentic(cache, key, value, len);
+
+    memset(rec, 0, sizeof(*rec));
+    if (!valid)
+        return -1;
+    rec->nv = nv;
+    rec->nt = nt;
+    rec->has_account = (value[3] & FLAG_ACCOUNT) != 0;
+    memcpy(rec->account, value + 4, HB_CACHE_MAC_LEN);
+    rec->floor = get_le64(value + 36);
+    for (size_t i = 0; i < nv; i++)
+        get_entry(value + USER_HEADER_LEN + i * ENTRY_LEN, &rec->v[i]);
+    for (size_t i = 0; i < nt; i++)
+        get_entry(value + USER_HEADER_LEN + (nv + i) * ENTRY_LEN, &rec->t[i]);
+    return 0;
+}
+
+/* Encode rec under key into out (HB_STORE_VALUE_MAX bytes); the length, or 0 on failure. */
+static size_t encode_user(const struct hb_cache *cache, const uint8_t *key, const struct user_record *rec, uint8_t *out)
+{
+    size_t len = USER_HEADER_LEN + (rec->nv + rec->nt) * ENTRY_LEN;
+
     out[0] = HB_CACHE_VERSION;
-    out[1] = (uint8_t) rec->count;
-    for (size_t i = 0; i < rec->count; i++) {
-        uint8_t *p = out + HEADER_LEN + i * ENTRY_LEN;
-
-        memcpy(p, rec->v[i].salt, HB_CACHE_SALT_LEN);
-        memcpy(p + HB_CACHE_SALT_LEN, rec->v[i].mac, HB_CACHE_MAC_LEN);
-        put_le64(p + HB_CACHE_SALT_LEN + HB_CACHE_MAC_LEN, rec->v[i].verified_at);
-    }
-    return HEADER_LEN + rec->count * ENTRY_LEN;
+    out[1] = (uint8_t) rec->nv;
+    out[2] = (uint8_t) rec->nt;
+    out[3] = rec->has_account ? FLAG_ACCOUNT : 0;
+    memcpy(out + 4, rec->account, HB_CACHE_MAC_LEN);
+    put_le64(out + 36, rec->floor);
+    for (size_t i = 0; i < rec->nv; i++)
+        put_entry(out + USER_HEADER_LEN + i * ENTRY_LEN, &rec->v[i]);
+    for (size_t i = 0; i < rec->nt; i++)
+        put_entry(out + USER_HEADER_LEN + (rec->nv + i) * ENTRY_LEN, &rec->t[i]);
+    if (record_mac(cache, key, out, len, out + len) != 0)
+        return 0;
+    return len + HB_CACHE_MAC_LEN;
 }
 
-/* Remove entry i of rec, keeping the order of the others. */
-static void remove_at(struct record *rec, size_t i)
+static int decode_account(const struct hb_cache *cache, const uint8_t *key, const uint8_t *value, size_t len,
+                          struct account_record *rec)
 {
-    memmove(&rec->v[i], &rec->v[i + 1], (rec->count - i - 1) * sizeof(rec->v[0]));
-    rec->count--;
+    size_t n = len >= ACCOUNT_HEADER_LEN ? value[1] : 0;
+    bool valid = len >= ACCOUNT_HEADER_LEN && value[0] == HB_CACHE_VERSION && n <= HB_CACHE_MAX_LINKS
+                 && len == ACCOUNT_HEADER_LEN + n * HB_CACHE_MAC_LEN + HB_CACHE_MAC_LEN
+                 && authentic(cache, key, value, len);
+
+    memset(rec, 0, sizeof(*rec));
+    if (!valid)
+        return -1;
+    rec->n = n;
+    rec->floor = get_le64(value + 2);
+    for (size_t i = 0; i < n; i++)
+        memcpy(rec->link[i], value + ACCOUNT_HEADER_LEN + i * HB_CACHE_MAC_LEN, HB_CACHE_MAC_LEN);
+    return 0;
 }
 
-/* The newest verified_at in rec (rec->count > 0). */
-static int64_t newest(const struct record *rec)
+static size_t encode_account(const struct hb_cache *cache, const uint8_t *key, const struct account_record *rec,
+                             uint8_t *out)
 {
-    int64_t t = rec->v[0].verified_at;
+    size_t len = ACCOUNT_HEADER_LEN + rec->n * HB_CACHE_MAC_LEN;
 
-    for (size_t i = 1; i < rec->count; i++)
-        if (rec->v[i].verified_at > t)
-            t = rec->v[i].verified_at;
-    return t;
+    out[0] = HB_CACHE_VERSION;
+    out[1] = (uint8_t) rec->n;
+    put_le64(out + 2, rec->floor);
+    for (size_t i = 0; i < rec->n; i++)
+        memcpy(out + ACCOUNT_HEADER_LEN + i * HB_CACHE_MAC_LEN, rec->link[i], HB_CACHE_MAC_LEN);
+    if (record_mac(cache, key, out, len, out + len) != 0)
+        return 0;
+    return len + HB_CACHE_MAC_LEN;
 }
 
-/* Drop verifiers window seconds old or older, or stamped after now. */
-static void drop_expired(struct record *rec, int64_t now, long window)
+/* Remove entry i of an array of count entries. */
+static void remove_entry(struct entry *e, size_t *count, size_t i)
 {
-    for (size_t i = rec->count; i-- > 0;)
-        if (rec->v[i].verified_at > now || now - rec->v[i].verified_at >= window)
-            remove_at(rec, i);
+    memmove(&e[i], &e[i + 1], (*count - i - 1) * sizeof(e[0]));
+    (*count)--;
 }
 
-/* Drop the verifiers of password; returns how many were dropped. */
-static size_t drop_password(const struct hb_cache *cache, struct record *rec, const char *password)
+/* Index of the entry with the smallest "at". */
+static size_t oldest_entry(const struct entry *e, size_t count)
 {
-    size_t dropped = 0;
+    size_t oldest = 0;
 
-    for (size_t i = rec->count; i-- > 0;)
-        if (verifier_matches(cache, &rec->v[i], password)) {
-            remove_at(rec, i);
-            dropped++;
-        }
-    return dropped;
+    for (size_t i = 1; i < count; i++)
+        if (e[i].at < e[oldest].at)
+            oldest = i;
+    return oldest;
 }
 
-/* Drop the least recently verified entries beyond max. */
-static void evict(struct record *rec, size_t max)
+/* Seconds a refusal is kept: as long as a request sent before it may still be answered. */
+static long refusal_life(const struct hb_config *cfg)
 {
-    while (rec->count > max) {
-        size_t oldest = 0;
+    long per_server = (cfg->timeout_ms + cfg->connect_timeout_ms + 999) / 1000;
 
-        for (size_t i = 1; i < rec->count; i++)
-            if (rec->v[i].verified_at < rec->v[oldest].verified_at)
-                oldest = i;
-        remove_at(rec, oldest);
-    }
-}
-
-/* Store rec as the new value (or delete the key when it is empty). */
-static enum hb_store_action put_record(const struct record *rec, int64_t now, long window,
-                                       uint8_t *out, size_t *outlen, long *ttl)
-{
-    if (rec->count > 0) {
-        *outlen = encode(rec, out);
-        *ttl = (long) (newest(rec) + window - now);
-        if (*ttl < 1)
-            *ttl = 1;
-    }
-    return rec->count > 0 ? HB_STORE_PUT : HB_STORE_DELETE;
+    return per_server * (long) (cfg->server_count > 0 ? cfg->server_count : 1) + 5;
 }
 
 long hb_cache_window(const struct hb_config *cfg)
@@ -226,29 +351,75 @@ bool hb_cache_is_stale_ok(const struct hb_config *cfg, int64_t age)
     return age >= 0 && age < cfg->cache_stale;
 }
 
+/* Drop what is void at now: entries outside their lifetime, verifiers at or before the floor. */
+static void drop_void(struct user_record *rec, int64_t now, long window, long refusal)
+{
+    for (size_t i = rec->nv; i-- > 0;)
+        if (!within(rec->v[i].at, now, window) || rec->v[i].at <= rec->floor)
+            remove_entry(rec->v, &rec->nv, i);
+    for (size_t i = rec->nt; i-- > 0;)
+        if (!within(rec->t[i].at, now, refusal))
+            remove_entry(rec->t, &rec->nt, i);
+    if (!within(rec->floor, now, window > refusal ? window : refusal))
+        rec->floor = 0;
+}
+
+/* Store rec as the new value of key (or delete the key when nothing in it matters). */
+static enum hb_store_action put_user(const struct hb_cache *cache, const uint8_t *key, struct user_record *rec,
+                                     int64_t now, uint8_t *out, size_t *outlen, long *ttl)
+{
+    long window = hb_cache_window(cache->cfg), refusal = refusal_life(cache->cfg);
+    int64_t until = 0;
+
+    drop_void(rec, now, window, refusal);
+    for (size_t i = 0; i < rec->nv; i++)
+        until = rec->v[i].at + window > until ? rec->v[i].at + window : until;
+    for (size_t i = 0; i < rec->nt; i++)
+        until = rec->t[i].at + refusal > until ? rec->t[i].at + refusal : until;
+    if (rec->floor != 0 && rec->floor + refusal > until)
+        until = rec->floor + refusal;
+    if (until <= now || (*outlen = encode_user(cache, key, rec, out)) == 0)
+        return HB_STORE_DELETE;
+    *ttl = (long) (until - now);
+    return HB_STORE_PUT;
+}
+
+void hb_cache_describe_scope(const struct hb_config *cfg, char *out, size_t outlen)
+{
+    size_t used;
+
+    if (cfg->cache_realm != NULL)
+        snprintf(out, outlen, "realm \"%s\"", cfg->cache_realm);
+    else
+        snprintf(out, outlen, "the server list (%zu url%s; set cache_realm to keep the records when it changes)",
+                 cfg->server_count, cfg->server_count == 1 ? "" : "s");
+    used = strlen(out);
+    snprintf(out + used, outlen - used, " with method=%s ok_status/deny_status as set, TLS %s%s%s%s",
+             cfg->method != NULL ? cfg->method : "PROPFIND",
+             cfg->insecure_skip_verify ? "NOT verified" : "verified",
+             cfg->cafile != NULL ? ", cafile" : "", cfg->capath != NULL ? ", capath" : "",
+             cfg->pinned_pubkey != NULL ? ", pinned key" : "");
+}
+
 int hb_cache_init(struct hb_cache *cache, const struct hb_config *cfg, const char *http_user,
                   char *err, size_t errlen)
 {
-    uint8_t mac[HB_CACHE_MAC_LEN] = {0};
     bool configured, read;
     int rc = -1;
 
     memset(cache, 0, sizeof(*cache));
     cache->cfg = cfg;
+    cache->name = http_user;
     configured = cfg->store != NULL && cfg->secret_file != NULL;
     read = configured && hb_read_secret(cfg->secret_file, cache->secret, &cache->secret_len, err, errlen) == 0;
     if (!configured)
         snprintf(err, errlen, "no store= and secret_file= configured");
     else if (read && cache->secret_len < HB_SECRET_MIN)
         snprintf(err, errlen, "%s holds fewer than %d bytes", cfg->secret_file, HB_SECRET_MIN);
-    else if (read && (hmac_list(cache, "s", NULL, mac) != 0
-                      || hmac_list(cache, "u", http_user, cache->key + 1 + HB_CACHE_TAG_LEN) != 0))
+    else if (read && (derive_scope(cache) != 0 || make_key(cache, 'u', http_user, cache->key) != 0))
         snprintf(err, errlen, "cannot compute an HMAC (OpenSSL)");
     else if (read)
         rc = 0;
-    cache->key[0] = 'u';
-    memcpy(cache->key + 1, mac, HB_CACHE_TAG_LEN);
-    OPENSSL_cleanse(mac, sizeof(mac));
     return rc;
 }
 
@@ -257,97 +428,419 @@ void hb_cache_wipe(struct hb_cache *cache)
     OPENSSL_cleanse(cache, sizeof(*cache));
 }
 
-/* HB_STORE_OK with *age of the newest verifier of password in rec, else HB_STORE_NOT_FOUND. */
-static int find_newest(const struct hb_cache *cache, const struct record *rec, const char *password,
-                       int64_t now, int64_t *age)
+/* Read and authenticate the user record; HB_STORE_OK, NOT_FOUND or ERROR (err set). */
+static int read_user(const struct hb_cache *cache, struct hb_store *store, struct user_record *rec,
+                     char *err, size_t errlen)
 {
-    int rc = HB_STORE_NOT_FOUND;
+    uint8_t value[HB_STORE_VALUE_MAX];
+    size_t len = 0;
+    int rc = hb_store_get(store, cache->key, sizeof(cache->key), value, &len, err, errlen);
 
-    for (size_t i = 0; i < rec->count; i++)
-        if (rec->v[i].verified_at <= now && verifier_matches(cache, &rec->v[i], password)
-            && (rc == HB_STORE_NOT_FOUND || now - rec->v[i].verified_at < *age)) {
-            *age = now - rec->v[i].verified_at;
-            rc = HB_STORE_OK;
-        }
+    if (rc == HB_STORE_OK && decode_user(cache, cache->key, value, len, rec) != 0) {
+        snprintf(err, errlen, "a cache record does not authenticate (%zu bytes): ignored", len);
+        rc = HB_STORE_ERROR;
+    }
     return rc;
+}
+
+/* The floor of the account id names, or HB_STORE_NOT_FOUND / HB_STORE_ERROR when it cannot vouch. */
+static int account_floor(const struct hb_cache *cache, struct hb_store *store, const uint8_t *id,
+                         int64_t *floor, char *err, size_t errlen)
+{
+    uint8_t key[HB_CACHE_KEY_LEN], value[HB_STORE_VALUE_MAX];
+    struct account_record acc;
+    size_t len = 0;
+    int rc;
+
+    account_key(cache, id, key);
+    rc = hb_store_get(store, key, sizeof(key), value, &len, err, errlen);
+    if (rc == HB_STORE_OK && decode_account(cache, key, value, len, &acc) != 0) {
+        snprintf(err, errlen, "an account record does not authenticate (%zu bytes): ignored", len);
+        rc = HB_STORE_ERROR;
+    }
+    *floor = acc.floor;
+    return rc;
+}
+
+/* True when rec holds a refusal of password at or after at. */
+static bool refused_since(const struct hb_cache *cache, const struct user_record *rec, const char *password,
+                          int64_t at)
+{
+    bool refused = false;
+
+    for (size_t i = 0; i < rec->nt; i++)
+        refused = refused || (rec->t[i].at >= at && entry_matches(cache, &rec->t[i], password));
+    return refused;
 }
 
 int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const char *password,
                     int64_t now, int64_t *age, char *err, size_t errlen)
 {
-    uint8_t value[HB_STORE_VALUE_MAX];
-    size_t len = 0;
-    struct record rec;
-    int rc = hb_store_get(store, cache->key, sizeof(cache->key), value, &len, err, errlen);
+    long window = hb_cache_window(cache->cfg);
+    struct user_record rec;
+    int64_t best = 0, floor = 0;
+    int rc = read_user(cache, store, &rec, err, errlen);
 
-    if (rc == HB_STORE_OK && decode(value, len, &rec) != 0) {
-        snprintf(err, errlen, "corrupt cache record (%zu bytes)", len);
-        rc = HB_STORE_ERROR;
+    if (rc != HB_STORE_OK)
+        return rc;
+    rc = HB_STORE_NOT_FOUND;
+    for (size_t i = 0; i < rec.nv; i++) {
+        const struct entry *v = &rec.v[i];
+
+        if (within(v->at, now, window) && v->at > rec.floor && (rc != HB_STORE_OK || v->at > best)
+            && entry_matches(cache, v, password) && !refused_since(cache, &rec, password, v->at)) {
+            best = v->at;
+            rc = HB_STORE_OK;
+        }
+    }
+    /* A record that names an account counts only while that account vouches for it. */
+    if (rc == HB_STORE_OK && rec.has_account) {
+        int arc = account_floor(cache, store, rec.account, &floor, err, errlen);
+
+        if (arc != HB_STORE_OK)
+            rc = arc == HB_STORE_ERROR ? HB_STORE_ERROR : HB_STORE_NOT_FOUND;
+        else if (floor >= best)
+            rc = HB_STORE_NOT_FOUND;
     }
     if (rc == HB_STORE_OK)
-        rc = find_newest(cache, &rec, password, now, age);
+        *age = now - best;
     return rc;
 }
 
-/* Arguments of the update callbacks. */
+/* Arguments of the update callbacks: they depend only on these. */
 struct change {
     const struct hb_cache *cache;
+    const uint8_t *key;
     const char *password;
-    const struct verifier *added;   /* remember: the new verifier */
-    int64_t now;
+    const struct entry *added;      /* remember: the new verifier */
+    int64_t sent_at, now;
+    const uint8_t *account;         /* remember: the account id, or NULL */
+    const uint8_t *link;            /* account update: the user key's HMAC part */
+    uint8_t *linked;                /* disable: out, the account id the record named */
+    bool refused;                   /* out: a refusal since sent_at is known / an account is linked */
+    size_t count;                   /* out: verifiers dropped / links seen */
+    bool found;                     /* out: the record existed */
 };
 
+/* remember: add the verifier unless a refusal since sent_at is recorded. */
 static enum hb_store_action remember_fn(const uint8_t *old, size_t oldlen, uint8_t *out,
                                         size_t *outlen, long *ttl, void *arg)
 {
-    const struct change *c = arg;
-    long window = hb_cache_window(c->cache->cfg);
-    struct record rec;
+    struct change *c = arg;
+    struct user_record rec;
 
-    if (old == NULL || decode(old, oldlen, &rec) != 0)
-        rec.count = 0;          /* absent or corrupt: start afresh */
-    drop_expired(&rec, c->now, window);
-    drop_password(c->cache, &rec, c->password);
-    evict(&rec, (size_t) c->cache->cfg->cache_per_user - 1);
-    rec.v[rec.count++] = *c->added;
-    return put_record(&rec, c->now, window, out, outlen, ttl);
+    if (old == NULL || decode_user(c->cache, c->key, old, oldlen, &rec) != 0)
+        memset(&rec, 0, sizeof(rec));  /* absent or not authentic: start afresh */
+    drop_void(&rec, c->now, hb_cache_window(c->cache->cfg), refusal_life(c->cache->cfg));
+    c->refused = c->refused || rec.floor >= c->sent_at || refused_since(c->cache, &rec, c->password, c->sent_at);
+    if (c->refused)
+        return HB_STORE_KEEP;
+    for (size_t i = rec.nv; i-- > 0;)
+        if (entry_matches(c->cache, &rec.v[i], c->password))
+            remove_entry(rec.v, &rec.nv, i);
+    while (rec.nv >= (size_t) c->cache->cfg->cache_per_user)
+        remove_entry(rec.v, &rec.nv, oldest_entry(rec.v, rec.nv));
+    rec.v[rec.nv++] = *c->added;
+    rec.has_account = c->account != NULL;
+    if (c->account != NULL)
+        memcpy(rec.account, c->account, HB_CACHE_MAC_LEN);
+    return put_user(c->cache, c->key, &rec, c->now, out, outlen, ttl);
+}
+
+/* account: add a link to the login name; note whether its floor refuses sent_at. */
+static enum hb_store_action link_fn(const uint8_t *old, size_t oldlen, uint8_t *out,
+                                    size_t *outlen, long *ttl, void *arg)
+{
+    struct change *c = arg;
+    struct account_record acc;
+    bool linked = false;
+
+    if (old == NULL || decode_account(c->cache, c->key, old, oldlen, &acc) != 0)
+        memset(&acc, 0, sizeof(acc));
+    c->refused = acc.floor >= c->sent_at;
+    if (c->refused)
+        return HB_STORE_KEEP;
+    for (size_t i = 0; i < acc.n; i++)
+        linked = linked || memcmp(acc.link[i], c->link, HB_CACHE_MAC_LEN) == 0;
+    if (!linked && acc.n == HB_CACHE_MAX_LINKS)
+        memmove(acc.link[0], acc.link[1], (HB_CACHE_MAX_LINKS - 1) * HB_CACHE_MAC_LEN);
+    if (!linked)
+        memcpy(acc.link[acc.n < HB_CACHE_MAX_LINKS ? acc.n++ : HB_CACHE_MAX_LINKS - 1], c->link, HB_CACHE_MAC_LEN);
+    if ((*outlen = encode_account(c->cache, c->key, &acc, out)) == 0)
+        return HB_STORE_KEEP;
+    *ttl = hb_cache_window(c->cache->cfg);
+    return HB_STORE_PUT;
 }
 
 int hb_cache_remember(const struct hb_cache *cache, struct hb_store *store, const char *password,
-                      int64_t now, char *err, size_t errlen)
+                      int64_t sent_at, int64_t now, const char *account, bool *refused,
+                      char *err, size_t errlen)
 {
-    struct verifier added = {.verified_at = now};
-    struct change c = {cache, password, &added, now};
-    int rc = HB_STORE_ERROR;
+    uint8_t akey[HB_CACHE_KEY_LEN];
+    struct entry added;
+    struct change c = {cache, cache->key, password, &added, sent_at, now, NULL, NULL, NULL, false, 0, false};
+    bool has_account = account != NULL && account[0] != '\0';
+    int rc = HB_STORE_OK;
 
-    if (RAND_bytes(added.salt, sizeof(added.salt)) != 1 || verifier_mac(cache, added.salt, password, added.mac) != 0)
-        snprintf(err, errlen, "cannot make a verifier (OpenSSL)");
-    else
+    if (sent_at > now || new_entry(cache, password, sent_at, &added) != 0
+        || (has_account && make_key(cache, 'a', account, akey) != 0)) {
+        snprintf(err, errlen, "cannot make a verifier (OpenSSL or clock)");
+        rc = HB_STORE_ERROR;
+    }
+    if (rc == HB_STORE_OK && has_account) {
+        struct change link = {cache, akey, password, NULL, sent_at, now, NULL, cache->key + 1 + HB_CACHE_TAG_LEN,
+                              NULL, false, 0, false};
+
+        rc = hb_store_update(store, akey, sizeof(akey), link_fn, &link, err, errlen);
+        c.refused = link.refused;
+        c.account = akey + 1 + HB_CACHE_TAG_LEN;
+    }
+    if (rc == HB_STORE_OK)
         rc = hb_store_update(store, cache->key, sizeof(cache->key), remember_fn, &c, err, errlen);
+    if (refused != NULL)
+        *refused = c.refused;
     OPENSSL_cleanse(&added, sizeof(added));
     return rc;
 }
 
+/* revoke: drop the password's verifiers and record the refusal. */
 static enum hb_store_action revoke_fn(const uint8_t *old, size_t oldlen, uint8_t *out,
                                       size_t *outlen, long *ttl, void *arg)
 {
-    const struct change *c = arg;
-    enum hb_store_action action = HB_STORE_KEEP;
-    struct record rec;
+    struct change *c = arg;
+    struct user_record rec;
+    bool recorded = false;
 
-    if (old != NULL && decode(old, oldlen, &rec) != 0)
-        action = HB_STORE_DELETE;   /* corrupt: it can only go */
-    else if (old != NULL && drop_password(c->cache, &rec, c->password) > 0)
-        action = put_record(&rec, c->now, hb_cache_window(c->cache->cfg), out, outlen, ttl);
-    return action;
+    if (old == NULL || decode_user(c->cache, c->key, old, oldlen, &rec) != 0)
+        memset(&rec, 0, sizeof(rec));
+    drop_void(&rec, c->now, hb_cache_window(c->cache->cfg), refusal_life(c->cache->cfg));
+    for (size_t i = rec.nv; i-- > 0;)
+        if (entry_matches(c->cache, &rec.v[i], c->password))
+            remove_entry(rec.v, &rec.nv, i);
+    for (size_t i = 0; i < rec.nt && !recorded; i++)
+        if (entry_matches(c->cache, &rec.t[i], c->password)) {
+            rec.t[i].at = c->now > rec.t[i].at ? c->now : rec.t[i].at;
+            recorded = true;
+        }
+    if (!recorded) {
+        rec.t[rec.nt++] = *c->added;
+        if (rec.nt > HB_CACHE_MAX_REFUSALS) {
+            /* The oldest refusal goes; its time becomes a floor for every verifier. */
+            size_t oldest = oldest_entry(rec.t, rec.nt);
+
+            rec.floor = rec.t[oldest].at > rec.floor ? rec.t[oldest].at : rec.floor;
+            remove_entry(rec.t, &rec.nt, oldest);
+        }
+    }
+    return put_user(c->cache, c->key, &rec, c->now, out, outlen, ttl);
 }
 
 int hb_cache_revoke(const struct hb_cache *cache, struct hb_store *store, const char *password,
                     int64_t now, char *err, size_t errlen)
 {
-    struct change c = {cache, password, NULL, now};
+    struct entry refusal;
+    struct change c = {cache, cache->key, password, &refusal, now, now, NULL, NULL, NULL, false, 0, false};
+    int rc = HB_STORE_ERROR;
 
-    return hb_store_update(store, cache->key, sizeof(cache->key), revoke_fn, &c, err, errlen);
+    if (new_entry(cache, password, now, &refusal) != 0)
+        snprintf(err, errlen, "cannot make a refusal record (OpenSSL)");
+    else
+        rc = hb_store_update(store, cache->key, sizeof(cache->key), revoke_fn, &c, err, errlen);
+    OPENSSL_cleanse(&refusal, sizeof(refusal));
+    return rc;
+}
+
+/* disable: drop every verifier, floor at now; note the account the record named. */
+static enum hb_store_action disable_fn(const uint8_t *old, size_t oldlen, uint8_t *out,
+                                       size_t *outlen, long *ttl, void *arg)
+{
+    struct change *c = arg;
+    struct user_record rec;
+
+    if (old == NULL || decode_user(c->cache, c->key, old, oldlen, &rec) != 0)
+        memset(&rec, 0, sizeof(rec));
+    c->found = old != NULL;
+    c->count = rec.nv;
+    if (rec.has_account)
+        memcpy(c->linked, rec.account, HB_CACHE_MAC_LEN);
+    c->refused = rec.has_account;   /* out: an account is linked */
+    rec.nv = 0;
+    rec.floor = c->now > rec.floor ? c->now : rec.floor;
+    return put_user(c->cache, c->key, &rec, c->now, out, outlen, ttl);
+}
+
+/* account floor: void every verification of the account up to now. */
+static enum hb_store_action floor_fn(const uint8_t *old, size_t oldlen, uint8_t *out,
+                                     size_t *outlen, long *ttl, void *arg)
+{
+    struct change *c = arg;
+    struct account_record acc;
+
+    c->found = old != NULL && decode_account(c->cache, c->key, old, oldlen, &acc) == 0;
+    if (!c->found)
+        memset(&acc, 0, sizeof(acc));
+    c->count = acc.n;
+    acc.floor = c->now > acc.floor ? c->now : acc.floor;
+    if ((*outlen = encode_account(c->cache, c->key, &acc, out)) == 0)
+        return HB_STORE_KEEP;
+    *ttl = hb_cache_window(c->cache->cfg) + refusal_life(c->cache->cfg);
+    return HB_STORE_PUT;
+}
+
+/* Set the floor of the account key; *found and *names say what was there. */
+static int floor_account(const struct hb_cache *cache, struct hb_store *store, const uint8_t *key, int64_t now,
+                         bool *found, size_t *names, char *err, size_t errlen)
+{
+    struct change c = {cache, key, NULL, NULL, now, now, NULL, NULL, NULL, false, 0, false};
+    int rc = hb_store_update(store, key, HB_CACHE_KEY_LEN, floor_fn, &c, err, errlen);
+
+    *found = c.found;
+    *names = c.count;
+    return rc;
+}
+
+/* Disable the login name of cache and the accounts behind it; what was found goes to *what. */
+static int disable(const struct hb_cache *cache, struct hb_store *store, const char *name, int64_t now,
+                   struct hb_cache_forgotten *what, char *err, size_t errlen)
+{
+    uint8_t linked[HB_CACHE_MAC_LEN] = {0}, key[HB_CACHE_KEY_LEN];
+    struct change c = {cache, cache->key, NULL, NULL, now, now, NULL, NULL, linked, false, 0, false};
+    int rc = hb_store_update(store, cache->key, sizeof(cache->key), disable_fn, &c, err, errlen);
+
+    memset(what, 0, sizeof(*what));
+    what->verifiers = c.count;
+    what->account_linked = c.refused;
+    if (rc == HB_STORE_OK && c.refused) {
+        account_key(cache, linked, key);
+        rc = floor_account(cache, store, key, now, &c.found, &what->account_names, err, errlen);
+    }
+    if (rc == HB_STORE_OK && make_key(cache, 'a', name, key) == 0
+        && (!c.refused || memcmp(key + 1 + HB_CACHE_TAG_LEN, linked, HB_CACHE_MAC_LEN) != 0))
+        rc = floor_account(cache, store, key, now, &what->uid_account, &what->uid_names, err, errlen);
+    return rc;
+}
+
+int hb_cache_drop_user(const struct hb_cache *cache, struct hb_store *store, int64_t now,
+                       char *err, size_t errlen)
+{
+    struct hb_cache_forgotten what;
+
+    return disable(cache, store, cache->name, now, &what, err, errlen) == HB_STORE_OK ? HB_STORE_OK : HB_STORE_ERROR;
+}
+
+int hb_cache_forget(const struct hb_config *cfg, const char *name, struct hb_cache_forgotten *what,
+                    char *err, size_t errlen)
+{
+    struct hb_cache cache;
+    struct hb_store *store = NULL;
+    int rc = hb_cache_init(&cache, cfg, name, err, errlen);
+
+    memset(what, 0, sizeof(*what));
+    if (rc == 0 && (store = hb_store_acquire(cfg, err, errlen)) == NULL)
+        rc = -1;
+    if (rc == 0 && disable(&cache, store, name, (int64_t) time(NULL), what, err, errlen) != HB_STORE_OK)
+        rc = -1;
+    hb_store_release(store);
+    hb_cache_wipe(&cache);
+    return rc;
+}
+
+/* State of one scan of the admin tool. */
+struct scan {
+    const struct hb_cache *cache;
+    hb_cache_stats_fn fn;
+    void *arg;
+    struct hb_cache_totals *totals;
+    int64_t now;
+    uint8_t (*keys)[HB_CACHE_KEY_LEN];   /* forget_all: keys collected */
+    size_t nkeys, maxkeys;
+};
+
+static int stats_fn(const uint8_t *key, size_t keylen, const uint8_t *value, size_t valuelen, void *arg)
+{
+    struct scan *scan = arg;
+    struct hb_cache_user_stats user = {0, 0, 0};
+    struct user_record rec;
+    long window = hb_cache_window(scan->cache->cfg);
+
+    if (keylen != HB_CACHE_KEY_LEN || decode_user(scan->cache, key, value, valuelen, &rec) != 0) {
+        scan->totals->corrupt++;
+        return 0;
+    }
+    for (size_t i = 0; i < rec.nv; i++) {
+        int64_t age;
+
+        if (!within(rec.v[i].at, scan->now, window) || rec.v[i].at <= rec.floor)
+            continue;
+        age = scan->now - rec.v[i].at;
+        if (user.verifiers == 0 || age < user.newest_age)
+            user.newest_age = age;
+        if (user.verifiers == 0 || age > user.oldest_age)
+            user.oldest_age = age;
+        user.verifiers++;
+    }
+    if (user.verifiers == 0)
+        return 0;
+    scan->totals->users++;
+    scan->totals->verifiers += user.verifiers;
+    return scan->fn != NULL ? scan->fn(&user, scan->arg) : 0;
+}
+
+static int count_accounts_fn(const uint8_t *key, size_t keylen, const uint8_t *value, size_t valuelen, void *arg)
+{
+    struct scan *scan = arg;
+    struct account_record acc;
+
+    if (keylen != HB_CACHE_KEY_LEN || decode_account(scan->cache, key, value, valuelen, &acc) != 0)
+        scan->totals->corrupt++;
+    else
+        scan->totals->accounts++;
+    return 0;
+}
+
+static int collect_fn(const uint8_t *key, size_t keylen, const uint8_t *value, size_t valuelen, void *arg)
+{
+    struct scan *scan = arg;
+
+    (void) value;
+    (void) valuelen;
+    if (keylen == HB_CACHE_KEY_LEN && scan->nkeys < scan->maxkeys)
+        memcpy(scan->keys[scan->nkeys++], key, HB_CACHE_KEY_LEN);
+    return scan->nkeys < scan->maxkeys ? 0 : 1;
+}
+
+/* Open the cache (secret, scope) and the store for an admin command; 0 or -1. */
+static int admin_open(const struct hb_config *cfg, struct hb_cache *cache, struct hb_store **store,
+                      char *err, size_t errlen)
+{
+    *store = NULL;
+    if (hb_cache_init(cache, cfg, "", err, errlen) != 0)
+        return -1;
+    *store = hb_store_acquire(cfg, err, errlen);
+    return *store != NULL ? 0 : -1;
+}
+
+int hb_cache_stats(const struct hb_config *cfg, hb_cache_stats_fn fn, void *arg,
+                   struct hb_cache_totals *totals, char *err, size_t errlen)
+{
+    struct hb_cache cache;
+    struct hb_store *store;
+    struct scan scan = {&cache, fn, arg, totals, (int64_t) time(NULL), NULL, 0, 0};
+    uint8_t prefix[1 + HB_CACHE_TAG_LEN];
+    int rc;
+
+    memset(totals, 0, sizeof(*totals));
+    rc = admin_open(cfg, &cache, &store, err, errlen);
+    memcpy(prefix + 1, cache.scope, HB_CACHE_TAG_LEN);
+    prefix[0] = 'u';
+    if (rc == 0 && hb_store_scan(store, prefix, sizeof(prefix), stats_fn, &scan, err, errlen) == HB_STORE_ERROR)
+        rc = -1;
+    prefix[0] = 'a';
+    if (rc == 0 && hb_store_scan(store, prefix, sizeof(prefix), count_accounts_fn, &scan, err, errlen) == HB_STORE_ERROR)
+        rc = -1;
+    hb_store_release(store);
+    hb_cache_wipe(&cache);
+    return rc;
 }
 
 static enum hb_store_action delete_fn(const uint8_t *old, size_t oldlen, uint8_t *out,
@@ -361,72 +854,30 @@ static enum hb_store_action delete_fn(const uint8_t *old, size_t oldlen, uint8_t
     return old == NULL ? HB_STORE_KEEP : HB_STORE_DELETE;
 }
 
-int hb_cache_drop_user(const struct hb_cache *cache, struct hb_store *store, char *err, size_t errlen)
+int hb_cache_forget_all(const struct hb_config *cfg, size_t *records, char *err, size_t errlen)
 {
-    return hb_store_update(store, cache->key, sizeof(cache->key), delete_fn, NULL, err, errlen);
-}
-
-int hb_cache_forget(const struct hb_config *cfg, const char *http_user, char *err, size_t errlen)
-{
+    static uint8_t keys[512][HB_CACHE_KEY_LEN];
+    struct hb_cache_totals totals;
     struct hb_cache cache;
-    struct hb_store *store = NULL;
-    int rc = hb_cache_init(&cache, cfg, http_user, err, errlen);
+    struct hb_store *store;
+    struct scan scan = {&cache, NULL, NULL, &totals, 0, keys, 0, sizeof(keys) / sizeof(keys[0])};
+    uint8_t prefix[1 + HB_CACHE_TAG_LEN];
+    int rc = admin_open(cfg, &cache, &store, err, errlen);
 
-    if (rc == 0 && (store = hb_store_acquire(cfg, err, errlen)) == NULL)
-        rc = -1;
-    if (rc == 0 && hb_cache_drop_user(&cache, store, err, errlen) == HB_STORE_ERROR)
-        rc = -1;
-    hb_store_release(store);
-    hb_cache_wipe(&cache);
-    return rc;
-}
-
-/* State of one hb_cache_stats() scan. */
-struct stats_scan {
-    hb_cache_stats_fn fn;
-    void *arg;
-    struct hb_cache_totals *totals;
-    int64_t now;
-};
-
-static int stats_fn(const uint8_t *key, size_t keylen, const uint8_t *value, size_t valuelen, void *arg)
-{
-    struct stats_scan *scan = arg;
-    struct hb_cache_user_stats user = {0, 0, 0};
-    struct record rec;
-
-    (void) key;
-    if (keylen != HB_CACHE_KEY_LEN || decode(value, valuelen, &rec) != 0) {
-        scan->totals->corrupt++;
-        return 0;
+    *records = 0;
+    memcpy(prefix + 1, cache.scope, HB_CACHE_TAG_LEN);
+    for (const char *kind = "ua"; rc == 0 && *kind != '\0'; kind++) {
+        prefix[0] = (uint8_t) *kind;
+        do {    /* in batches, so that the scan never runs while its keys are deleted */
+            scan.nkeys = 0;
+            if (hb_store_scan(store, prefix, sizeof(prefix), collect_fn, &scan, err, errlen) == HB_STORE_ERROR)
+                rc = -1;
+            for (size_t i = 0; rc == 0 && i < scan.nkeys; i++)
+                if (hb_store_update(store, keys[i], HB_CACHE_KEY_LEN, delete_fn, NULL, err, errlen) == HB_STORE_ERROR)
+                    rc = -1;
+            *records += rc == 0 ? scan.nkeys : 0;
+        } while (rc == 0 && scan.nkeys == scan.maxkeys);
     }
-    user.verifiers = rec.count;
-    for (size_t i = 0; i < rec.count; i++) {
-        int64_t age = scan->now - rec.v[i].verified_at;
-
-        if (i == 0 || age < user.newest_age)
-            user.newest_age = age;
-        if (i == 0 || age > user.oldest_age)
-            user.oldest_age = age;
-    }
-    scan->totals->users++;
-    scan->totals->verifiers += rec.count;
-    return scan->fn != NULL ? scan->fn(&user, scan->arg) : 0;
-}
-
-int hb_cache_stats(const struct hb_config *cfg, hb_cache_stats_fn fn, void *arg,
-                   struct hb_cache_totals *totals, char *err, size_t errlen)
-{
-    struct stats_scan scan = {fn, arg, totals, (int64_t) time(NULL)};
-    struct hb_cache cache;
-    struct hb_store *store = NULL;
-    int rc = hb_cache_init(&cache, cfg, "", err, errlen);
-
-    memset(totals, 0, sizeof(*totals));
-    if (rc == 0 && (store = hb_store_acquire(cfg, err, errlen)) == NULL)
-        rc = -1;
-    if (rc == 0 && hb_store_scan(store, cache.key, 1 + HB_CACHE_TAG_LEN, stats_fn, &scan, err, errlen) == HB_STORE_ERROR)
-        rc = -1;
     hb_store_release(store);
     hb_cache_wipe(&cache);
     return rc;

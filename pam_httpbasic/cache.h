@@ -1,27 +1,60 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * cache.h - verifiers of recently accepted passwords, kept in the store
+ * cache.h - verifiers of passwords the server accepted, kept in the store
  * (store.h) so that every process using it shares them.
  *
- * A user's record lives under the key
- *     'u' || list tag (8 bytes) || HMAC-SHA-256(secret, "u\0" URL1 "\0" ... URLn "\0" user)
- * where the list tag is the first 8 bytes of HMAC-SHA-256(secret, "s\0"
- * URL1 "\0" ... URLn "\0"), so that a scan can select the records of one
- * server list.  The record holds up to cfg->cache_per_user verifiers
- * {16-byte random salt, HMAC-SHA-256(secret, salt || password), verified
- * at (wall-clock seconds)}: nothing in it, nor in its key, can be turned
- * back into a password or a user name without the secret, and even with
- * the secret a password can only be confirmed by guessing it.
+ * The promise: a password is accepted from the cache only if the server
+ * accepted it for that login name, under settings that give the same
+ * verdict, within the window, and no refusal the server gave since the
+ * verification's request was sent is known.  Without the secret, writing
+ * to the store can only make records absent (deny service), never make a
+ * login succeed: every record is authenticated under the secret and bound
+ * to its key; whatever fails that check counts as absent.
  *
- * Record layout (little-endian, fixed):
- *     byte 0       HB_CACHE_VERSION
- *     byte 1       n, the number of verifiers (at most HB_CACHE_MAX_VERIFIERS)
- *     n x 56 bytes salt[16] mac[32] verified_at[8] (int64 LE)
- * A record of any other shape is corrupt: it is never matched, and the
- * next verification overwrites it.
+ * Scope.  Records are kept per scope: HMAC(secret, realm, verdict
+ * settings), where the realm is cfg->cache_realm when set (so that adding
+ * a failover URL or renaming the host keeps the cache) and the server list
+ * otherwise, and the verdict settings are those that change what the
+ * servers' answers mean or whom they come from: method, ok_status,
+ * deny_status, insecure_skip_verify, allow_http, cafile, capath,
+ * pinned_pubkey.  A service with weaker settings never feeds a stricter one.
  *
- * Every function that takes "now" uses it as the wall clock in seconds, so
- * that tests can move time; the module passes time(NULL).
+ * Keys (41 bytes): kind || tag || HMAC-SHA-256(secret, label, scope, name)
+ * where tag is the first 8 bytes of the scope (so that a scan can select
+ * one scope's records), kind 'u' for a login name (as sent to the server)
+ * and 'a' for an account (the uid Nextcloud names in current-user-principal).
+ *
+ * User record 'u' (little-endian, fixed layout, version 2):
+ *     0       version (2)
+ *     1       nv: verifiers (at most HB_CACHE_MAX_VERIFIERS)
+ *     2       nt: refusals (at most HB_CACHE_MAX_REFUSALS)
+ *     3       flags: 1 = the account id below is set
+ *     4..35   account id: the HMAC part of the account's 'a' key
+ *     36..43  floor: a verification at or before it is void (int64 s)
+ *     then nv verifiers and nt refusals, 56 bytes each:
+ *             salt[16] HMAC(secret, label, salt, password)[32] at[8]
+ *             (a verifier's "at" is when the request that the server
+ *             accepted was sent; a refusal's when the refusal came)
+ *     last 32 HMAC(secret, label, key, every byte before it)
+ * Account record 'a' (version 2):
+ *     0 version, 1 n (at most HB_CACHE_MAX_LINKS), 2..9 floor (int64 s),
+ *     n x 32 the HMAC parts of the 'u' keys that reached the account,
+ *     last 32 the record MAC.
+ * A verifier of a user record that names an account counts only while
+ * that account record exists, authenticates and has a floor before the
+ * verification: a disabled answer or "cache forget" sets the floor, so it
+ * covers every login name that reached the account (uid, e-mail, other
+ * letter cases), and deleting the account record only denies service.
+ *
+ * Times are wall-clock seconds (the caller passes "now", so that tests
+ * can move time); a stored time in the future or outside the window is
+ * void, and no arithmetic on a stored time can overflow.
+ *
+ * What a store writer without the secret can still do (man page, THREAT
+ * MODEL): delete records, and put back a byte-exact earlier record of the
+ * same key (a rollback within its window), which can bring back a
+ * verification that a later refusal had removed; it cannot make a
+ * verifier of one password, user or scope count for another.
  */
 #ifndef HB_CACHE_H
 #define HB_CACHE_H
@@ -35,18 +68,22 @@
 
 struct hb_store;
 
-#define HB_CACHE_VERSION 1
+#define HB_CACHE_VERSION 2
 #define HB_CACHE_MAX_VERIFIERS 64    /* the upper bound of cache_per_user */
+#define HB_CACHE_MAX_REFUSALS 6      /* refusals kept per login name */
+#define HB_CACHE_MAX_LINKS 32        /* login names kept per account */
 #define HB_CACHE_SALT_LEN 16
 #define HB_CACHE_MAC_LEN 32
-#define HB_CACHE_TAG_LEN 8           /* bytes of the server-list tag in a key */
+#define HB_CACHE_TAG_LEN 8           /* bytes of the scope tag in a key */
 #define HB_CACHE_KEY_LEN (1 + HB_CACHE_TAG_LEN + HB_CACHE_MAC_LEN)
 
-/* One login's view of the cache: the secret and the user's record key. */
+/* One login's view of the cache: the secret, the scope and the user's record key. */
 struct hb_cache {
     const struct hb_config *cfg;
+    const char *name;            /* the login name (not owned) */
     unsigned char secret[HB_SECRET_MAX];
     size_t secret_len;
+    uint8_t scope[HB_CACHE_MAC_LEN];
     uint8_t key[HB_CACHE_KEY_LEN];
 };
 
@@ -57,14 +94,24 @@ struct hb_cache_user_stats {
     int64_t oldest_age;          /* seconds since the oldest one */
 };
 
-/* Called once per user record of the server list; return 0 to go on. */
+/* Called once per user record of the scope holding verifiers; return 0 to go on. */
 typedef int (*hb_cache_stats_fn)(const struct hb_cache_user_stats *user, void *arg);
 
-/* Totals over the records of one server list. */
+/* Totals over the records of one scope. */
 struct hb_cache_totals {
-    size_t users;                /* records */
+    size_t users;                /* user records holding verifiers */
     size_t verifiers;            /* verifiers in them */
-    size_t corrupt;              /* records of an unknown shape */
+    size_t accounts;             /* account records */
+    size_t corrupt;              /* records that do not authenticate (ignored) */
+};
+
+/* What hb_cache_forget() did. */
+struct hb_cache_forgotten {
+    size_t verifiers;            /* verifiers of the login name dropped */
+    bool account_linked;         /* the name's record named an account */
+    size_t account_names;        /* login names the linked account had seen */
+    bool uid_account;            /* an account record under the name as a uid existed */
+    size_t uid_names;            /* login names that account had seen */
 };
 
 /* The lifetime of a verifier: max(cache_fresh, cache_stale); 0 = no cache. */
@@ -77,57 +124,77 @@ bool hb_cache_is_fresh(const struct hb_config *cfg, int64_t age);
 bool hb_cache_is_stale_ok(const struct hb_config *cfg, int64_t age);
 
 /*
- * Read cfg->secret_file and derive the record key of http_user under
- * cfg's server list.  0 on success; -1 with a reason in err (the secret is
+ * One line saying which records cfg uses (realm and verdict settings, no
+ * secret), for pam_httpbasic-ctl check and cache stats.
+ */
+void hb_cache_describe_scope(const struct hb_config *cfg, char *out, size_t outlen);
+
+/*
+ * Read cfg->secret_file and derive the scope and the record key of
+ * http_user.  0 on success; -1 with a reason in err (the secret is
  * unreadable or shorter than 32 bytes).  Always pair with hb_cache_wipe().
  */
 int hb_cache_init(struct hb_cache *cache, const struct hb_config *cfg, const char *http_user,
                   char *err, size_t errlen);
 
-/* Wipe the secret and the key. */
+/* Wipe the secret and the keys. */
 void hb_cache_wipe(struct hb_cache *cache);
 
 /*
- * Look for a verifier of password.  HB_STORE_OK with *age (seconds since
- * the newest matching verification, never negative) when one matches;
- * HB_STORE_NOT_FOUND when none does (no record, another password, or a
- * verification stamped in the future); HB_STORE_ERROR with err set when
- * the store failed or the record is corrupt.
+ * Look for a verifier of password valid at now.  HB_STORE_OK with *age
+ * (seconds since the newest valid verification) when one matches;
+ * HB_STORE_NOT_FOUND when none does; HB_STORE_ERROR with err set when the
+ * store failed or a record does not authenticate (it then counts as absent).
  */
 int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const char *password,
                     int64_t now, int64_t *age, char *err, size_t errlen);
 
 /*
- * The server accepted password: add its verifier stamped now (or refresh
- * it), drop expired ones and, beyond cfg->cache_per_user, the least
- * recently verified.  The record expires hb_cache_window() seconds from
- * now.  A store result (HB_STORE_OK or HB_STORE_ERROR with err set).
+ * The server accepted password in answer to a request sent at sent_at:
+ * add its verifier stamped sent_at (or refresh it), drop expired ones and,
+ * beyond cfg->cache_per_user, the least recently verified; account is the
+ * uid the server named ("" or NULL: none).  Nothing is added when a
+ * refusal of this password, a disabled answer or a forget is recorded at
+ * or after sent_at (*refused, when not NULL, is then set).  HB_STORE_OK or
+ * HB_STORE_ERROR with err set.
  */
 int hb_cache_remember(const struct hb_cache *cache, struct hb_store *store, const char *password,
-                      int64_t now, char *err, size_t errlen);
+                      int64_t sent_at, int64_t now, const char *account, bool *refused,
+                      char *err, size_t errlen);
 
 /*
- * The server refused password: drop its verifier, keep the user's others.
- * HB_STORE_OK (also when there was nothing to drop) or HB_STORE_ERROR.
+ * The server refused password at now: drop its verifiers and record the
+ * refusal (so that an acceptance whose request was sent before it is not
+ * stored).  HB_STORE_OK or HB_STORE_ERROR.
  */
 int hb_cache_revoke(const struct hb_cache *cache, struct hb_store *store, const char *password,
                     int64_t now, char *err, size_t errlen);
 
-/* Drop every verifier of the user.  HB_STORE_OK or HB_STORE_ERROR. */
-int hb_cache_drop_user(const struct hb_cache *cache, struct hb_store *store, char *err, size_t errlen);
+/*
+ * The account behind the user is disabled (now): drop every verifier of
+ * the login name, and void every verification up to now of the account it
+ * reached and of the account named like it, so every other login name of
+ * that account stops working from the cache too.  HB_STORE_OK or HB_STORE_ERROR.
+ */
+int hb_cache_drop_user(const struct hb_cache *cache, struct hb_store *store, int64_t now,
+                       char *err, size_t errlen);
 
 /*
- * For the admin tool: drop every verifier of http_user (the name sent to
- * the server, after user mapping) under cfg's server list, in the store
- * every process uses, so it takes effect at once everywhere.  0 on
- * success, -1 with a reason in err.
+ * For the admin tool: hb_cache_drop_user() for name (a login name as sent
+ * to the server, or a uid), in the store every process uses, so it takes
+ * effect at once everywhere; what was found goes to *what.  0 on success,
+ * -1 with a reason in err.
  */
-int hb_cache_forget(const struct hb_config *cfg, const char *http_user, char *err, size_t errlen);
+int hb_cache_forget(const struct hb_config *cfg, const char *name, struct hb_cache_forgotten *what,
+                    char *err, size_t errlen);
+
+/* For the admin tool: delete every record of cfg's scope; *records counts them.  0 or -1. */
+int hb_cache_forget_all(const struct hb_config *cfg, size_t *records, char *err, size_t errlen);
 
 /*
  * For the admin tool: call fn (may be NULL) for every user record of cfg's
- * server list and fill totals.  Ages are relative to the current time.  0
- * on success, -1 with a reason in err.
+ * scope holding verifiers and fill totals.  Ages are relative to the
+ * current time.  0 on success, -1 with a reason in err.
  */
 int hb_cache_stats(const struct hb_config *cfg, hb_cache_stats_fn fn, void *arg,
                    struct hb_cache_totals *totals, char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "options.h"
+#include "validate.h"
 
 struct hb_store;
 
@@ -45,6 +46,7 @@ struct hb_outcome {
     size_t attempt_count;    /* at least 1 */
     struct hb_attempt attempts[HB_MAX_SERVERS];
     size_t skipped;          /* servers skipped while resting */
+    char account[HB_USER_BUF]; /* on a 207: the uid of current-user-principal, or "" */
     long elapsed_ms;         /* all attempts together */
 };
 

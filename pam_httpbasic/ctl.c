@@ -373,7 +373,7 @@ static const struct subcommand subcommands[] = {
     {"check", cmd_check, "check [--service NAME [--service-dir DIR]] [ARG...]"},
     {"probe", ctl_probe, "probe [--verbose] [ARG...]"},
     {"login", cmd_login, "login USER [--rhost IP] [ARG...]"},
-    {"cache", ctl_cache, "cache stats [ARG...] | cache forget USER [ARG...]"},
+    {"cache", ctl_cache, "cache stats [ARG...] | cache forget USER|--all [ARG...]"},
 };
 
 #define SUBCOMMAND_COUNT (sizeof(subcommands) / sizeof(subcommands[0]))

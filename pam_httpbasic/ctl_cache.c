@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * ctl_cache.c - pam_httpbasic-ctl cache stats | cache forget USER: look at
+ * ctl_cache.c - pam_httpbasic-ctl cache stats | cache forget USER|--all: look at
  * and drop credential-cache entries in the module's own store, through
  * the module's own code (cache.c), without ever reading a secret out.
  */
@@ -41,40 +41,74 @@ static int print_record(const struct hb_cache_user_stats *user, void *arg)
 /* cache stats: entries, users and ages of this config's server list. */
 static int cache_stats(const struct hb_config *cfg)
 {
-    struct hb_cache_totals totals = {0, 0, 0};
+    struct hb_cache_totals totals = {0, 0, 0, 0};
     struct age_summary ages = {0, 0, 0};
-    char err[HB_ERROR_LEN];
+    char err[HB_ERROR_LEN], scope[HB_ERROR_LEN];
 
     if (hb_cache_stats(cfg, print_record, &ages, &totals, err, sizeof(err)) != 0) {
         fprintf(stderr, "cache stats: %s\n", err);
         return CACHE_FAILED;
     }
-    printf("store=%s users=%zu verifiers=%zu corrupt=%zu", cfg->store, totals.users,
-           totals.verifiers, totals.corrupt);
+    hb_cache_describe_scope(cfg, scope, sizeof(scope));
+    printf("records of %s\n", scope);
+    printf("store=%s users=%zu verifiers=%zu accounts=%zu corrupt=%zu", cfg->store, totals.users,
+           totals.verifiers, totals.accounts, totals.corrupt);
     if (ages.records > 0)
         printf(" newest_age=%" PRId64 " oldest_age=%" PRId64, ages.newest, ages.oldest);
     printf(" fresh=%ld stale=%ld\n", cfg->cache_fresh, cfg->cache_stale);
     return CACHE_OK;
 }
 
-/* cache forget USER: drop every verifier of USER (mapped as the module maps it). */
+/* Say exactly what a forget found and dropped. */
+static void print_forgotten(const struct hb_config *cfg, const char *shown, const struct hb_cache_forgotten *w)
+{
+    printf("forgot login name %s: %zu verifier%s dropped\n", shown, w->verifiers, w->verifiers == 1 ? "" : "s");
+    if (w->account_linked)
+        printf("forgot the Nextcloud account it logged in to: every verification of its %zu login"
+               " name%s seen (uid, e-mail, other letter cases) up to now is void\n",
+               w->account_names, w->account_names == 1 ? "" : "s");
+    if (w->uid_account)
+        printf("forgot the Nextcloud account with uid %s: every verification of its %zu login name%s"
+               " seen up to now is void\n", shown, w->uid_names, w->uid_names == 1 ? "" : "s");
+    if (!w->account_linked && !w->uid_account)
+        printf("no account record names %s (the server did not name the account, or it was never seen)\n", shown);
+    printf("every process using %s asks the server again for these\n", cfg->store);
+}
+
+/* cache forget USER: drop USER (mapped as the module maps it) and the account(s) behind it. */
 static int cache_forget(const struct hb_config *cfg, const char *user)
 {
     char http_user[HB_USER_BUF], shown[128], err[HB_ERROR_LEN];
     enum hb_input why = hb_map_user(cfg, user, http_user);
+    struct hb_cache_forgotten what;
     int rc = CACHE_OK;
 
     if (why != HB_INPUT_OK) {
         fprintf(stderr, "cache forget: %s\n", hb_input_text(why));
         rc = CACHE_FAILED;
-    } else if (hb_cache_forget(cfg, http_user, err, sizeof(err)) != 0) {
+    } else if (hb_cache_forget(cfg, http_user, &what, err, sizeof(err)) != 0) {
         fprintf(stderr, "cache forget: %s\n", err);
         rc = CACHE_FAILED;
     } else {
         hb_log_escape(http_user, shown, sizeof(shown));
-        printf("forgot user=%s: every process using %s asks the server again\n", shown, cfg->store);
+        print_forgotten(cfg, shown, &what);
     }
     return rc;
+}
+
+/* cache forget --all: every record of this configuration's scope. */
+static int cache_forget_all(const struct hb_config *cfg)
+{
+    char err[HB_ERROR_LEN];
+    size_t records = 0;
+
+    if (hb_cache_forget_all(cfg, &records, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cache forget --all: %s (%zu records deleted before)\n", err, records);
+        return CACHE_FAILED;
+    }
+    printf("forgot everything: %zu record%s deleted; every process using %s asks the server again\n",
+           records, records == 1 ? "" : "s", cfg->store);
+    return CACHE_OK;
 }
 
 int ctl_cache(int argc, char **argv)
@@ -86,7 +120,7 @@ int ctl_cache(int argc, char **argv)
     struct hb_config cfg;
 
     if ((!forget && !stats) || (forget && argc < 3)) {
-        fprintf(stderr, "usage: pam_httpbasic-ctl cache stats [ARG...] | cache forget USER [ARG...]\n");
+        fprintf(stderr, "usage: pam_httpbasic-ctl cache stats [ARG...] | cache forget USER|--all [ARG...]\n");
         return CACHE_USAGE;
     }
     count = ctl_args(argc - first, argv + first, args);
@@ -96,7 +130,8 @@ int ctl_cache(int argc, char **argv)
         rc = CACHE_FAILED;
     }
     if (rc == CACHE_OK)
-        rc = forget ? cache_forget(&cfg, argv[2]) : cache_stats(&cfg);
+        rc = !forget ? cache_stats(&cfg)
+             : strcmp(argv[2], "--all") == 0 ? cache_forget_all(&cfg) : cache_forget(&cfg, argv[2]);
     hb_config_free(&cfg);
     return rc;
 }

@@ -138,26 +138,37 @@ static void guard_count(pam_handle_t *pamh, const struct hb_config *cfg, const s
     }
 }
 
-/* Update the cache with the servers' verdict (207 adds, 401 drops one, disabled drops all). */
+/*
+ * Update the cache with the servers' verdict: a 207 adds or refreshes the
+ * verifier, stamped with the time the request was sent (sent_at), unless a
+ * refusal the server gave since then is recorded; a 401 drops the
+ * password's verifiers and records the refusal; a disabled account voids
+ * every verification of the account, under every login name.
+ */
 static void learn(pam_handle_t *pamh, const struct hb_config *cfg, const struct session *s,
-                  const char *password, enum hb_verdict verdict)
+                  const char *password, const struct hb_outcome *out, int64_t sent_at)
 {
     char err[HB_ERROR_LEN];
+    int64_t now = (int64_t) time(NULL);
+    bool refused = false;
     int rc = HB_STORE_NOT_FOUND;
 
-    if (s->cache_ready && verdict == HB_OK)
-        rc = hb_cache_remember(&s->cache, s->store, password, (int64_t) time(NULL), err, sizeof(err));
-    else if (s->cache_ready && verdict == HB_DENIED)
-        rc = hb_cache_revoke(&s->cache, s->store, password, (int64_t) time(NULL), err, sizeof(err));
-    else if (s->cache_ready && verdict == HB_DISABLED)
-        rc = hb_cache_drop_user(&s->cache, s->store, err, sizeof(err));
+    if (s->cache_ready && out->verdict == HB_OK)
+        rc = hb_cache_remember(&s->cache, s->store, password, sent_at, now, out->account, &refused,
+                               err, sizeof(err));
+    else if (s->cache_ready && out->verdict == HB_DENIED)
+        rc = hb_cache_revoke(&s->cache, s->store, password, now, err, sizeof(err));
+    else if (s->cache_ready && out->verdict == HB_DISABLED)
+        rc = hb_cache_drop_user(&s->cache, s->store, now, err, sizeof(err));
     if (rc != HB_STORE_NOT_FOUND)
         store_result(pamh, cfg, "update", rc, err);
     if (rc == HB_STORE_OK && cfg->debug)
         pam_syslog(pamh, LOG_DEBUG, "cache: %s",
-                   verdict == HB_OK ? "verifier of this password stored"
-                   : verdict == HB_DENIED ? "no verifier of this password is left (refused)"
-                   : "every verifier of this user dropped (account disabled)");
+                   out->verdict == HB_OK && refused ? "verifier NOT stored: the server refused this password"
+                                                      " (or the account) after this request was sent"
+                   : out->verdict == HB_OK ? "verifier of this password stored"
+                   : out->verdict == HB_DENIED ? "no verifier of this password is left (refused)"
+                   : "every verification of this account voided (account disabled)");
 }
 
 /*
@@ -207,7 +218,7 @@ static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct
                    const struct session *s, struct decision *d)
 {
     const struct hb_credentials cred = {login->http_user, login->password, login->client_ip};
-    int64_t age;
+    int64_t age, sent_at;
 
     d->cache = s->cache_ready ? CACHE_MISS : CACHE_OFF;
     d->guarded = guard_refuses(pamh, cfg, login, s);
@@ -223,9 +234,10 @@ static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct
         d->cache = CACHE_STALE;
     } else {
         log_sending(pamh, cfg, login);
+        sent_at = (int64_t) time(NULL);
         hb_check(cfg, &cred, s->store, &d->out);
         d->asked = true;
-        learn(pamh, cfg, s, login->password, d->out.verdict);
+        learn(pamh, cfg, s, login->password, &d->out, sent_at);
         guard_count(pamh, cfg, login, s, d->out.verdict);
         if (is_outage(&d->out) && cfg->cache_stale > 0) {
             age = verified_age(pamh, cfg, s, login->password);

@@ -16,11 +16,27 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
+#include <sys/auxv.h>
 
-#define STORE_VERSION 1
-#define STORE_KEY_LEN 33         /* kind byte + SHA-256 */
-#define STORE_VALUE_LEN 9        /* version + int64 LE */
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/params.h>
+
+#include "files.h"
+
+#define STORE_VERSION 2
+#define STORE_KEY_LEN 33         /* kind byte + HMAC-SHA-256 */
+#define STORE_BODY_LEN 9         /* version + int64 LE */
+#define STORE_VALUE_LEN (STORE_BODY_LEN + 32)   /* + HMAC-SHA-256 of key and body */
+
+/* A store key and the secret it was made with. */
+struct rest_key {
+    unsigned char secret[HB_SECRET_MAX];
+    size_t secret_len;
+    uint8_t key[STORE_KEY_LEN];
+};
 
 #define RESTING_SLOTS 16
 
@@ -87,43 +103,82 @@ static void table_set(uint64_t key, time_t until)
     pthread_mutex_unlock(&resting_lock);
 }
 
-/* The store key of kind ('h' or 'p') over the strings in parts; 0 on success. */
-static int store_key(char kind, const char *const *parts, size_t n, uint8_t key[STORE_KEY_LEN])
+/* The secret and the keyed store key of kind ('h' or 'p') over the strings in parts; 0 on success. */
+static int store_key(const struct hb_config *cfg, char kind, const char *const *parts, size_t n,
+                     unsigned char secret[HB_SECRET_MAX], size_t *secret_len, uint8_t key[STORE_KEY_LEN])
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned int len = 0;
-    int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    char err[HB_ERROR_LEN];
+    uint8_t label[] = "pam_httpbasic health v2";
+    EVP_MAC *mac = NULL;
+    EVP_MAC_CTX *ctx = NULL;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    size_t outlen = 0;
+    int ok;
 
+    ok = cfg->secret_file != NULL && hb_read_secret(cfg->secret_file, secret, secret_len, err, sizeof(err)) == 0
+         && *secret_len >= HB_SECRET_MIN;
+    mac = ok ? EVP_MAC_fetch(NULL, "HMAC", NULL) : NULL;
+    ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+    ok = ctx != NULL && EVP_MAC_init(ctx, secret, *secret_len, params)
+         && EVP_MAC_update(ctx, label, sizeof(label)) && EVP_MAC_update(ctx, (const uint8_t *) &kind, 1);
     for (size_t i = 0; ok && i < n; i++)
-        ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]) + 1);
-    ok = ok && EVP_DigestFinal_ex(ctx, key + 1, &len) && len == STORE_KEY_LEN - 1;
-    EVP_MD_CTX_free(ctx);
+        ok = EVP_MAC_update(ctx, (const uint8_t *) parts[i], strlen(parts[i]) + 1);
+    ok = ok && EVP_MAC_final(ctx, key + 1, &outlen, STORE_KEY_LEN - 1) && outlen == STORE_KEY_LEN - 1;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
     key[0] = (uint8_t) kind;
     return ok ? 0 : -1;
 }
 
-/* The time T stored in value, or 0 when it is absent or of another shape. */
-static int64_t stored_until(const uint8_t *value, size_t len)
+/* The record MAC of the first STORE_BODY_LEN bytes of value under key; 0 on success. */
+static int value_mac(const unsigned char *secret, size_t secret_len, const uint8_t key[STORE_KEY_LEN],
+                     const uint8_t *value, uint8_t out[32])
 {
-    bool valid = value != NULL && len == STORE_VALUE_LEN && value[0] == STORE_VERSION;
+    uint8_t data[sizeof("pam_httpbasic health record v2") + STORE_KEY_LEN + STORE_BODY_LEN];
+    unsigned int len = 0;
+
+    memcpy(data, "pam_httpbasic health record v2", sizeof("pam_httpbasic health record v2"));
+    memcpy(data + sizeof("pam_httpbasic health record v2"), key, STORE_KEY_LEN);
+    memcpy(data + sizeof("pam_httpbasic health record v2") + STORE_KEY_LEN, value, STORE_BODY_LEN);
+    return HMAC(EVP_sha256(), secret, (int) secret_len, data, sizeof(data), out, &len) != NULL && len == 32 ? 0 : -1;
+}
+
+/*
+ * The time T stored in value, capped at now + retry_after (a rest or a
+ * token never lasts longer than one period from now, whatever the clock
+ * did), or 0 when it is absent, of another shape or not authentic.
+ */
+static int64_t stored_until(const struct rest_key *k, const uint8_t *value, size_t len, int64_t now, long retry_after)
+{
+    uint8_t mac[32];
+    bool valid = value != NULL && len == STORE_VALUE_LEN && value[0] == STORE_VERSION
+                 && value_mac(k->secret, k->secret_len, k->key, value, mac) == 0
+                 && CRYPTO_memcmp(mac, value + STORE_BODY_LEN, 32) == 0;
     uint64_t u = 0;
+    int64_t until;
 
     for (int i = 8; valid && i >= 1; i--)
         u = (u << 8) | value[i];
-    return (int64_t) u;
+    until = (int64_t) u;
+    if (!valid || until <= 0)
+        return 0;
+    return until > now + retry_after ? now + retry_after : until;
 }
 
-/* Encode until into out; returns the length. */
-static size_t store_value(int64_t until, uint8_t *out)
+/* Encode until into out under k; returns the length, 0 on failure. */
+static size_t store_value(const struct rest_key *k, int64_t until, uint8_t *out)
 {
     out[0] = STORE_VERSION;
     for (int i = 1; i <= 8; i++)
         out[i] = (uint8_t) ((uint64_t) until >> (8 * (i - 1)));
-    return STORE_VALUE_LEN;
+    return value_mac(k->secret, k->secret_len, k->key, out, out + STORE_BODY_LEN) == 0 ? STORE_VALUE_LEN : 0;
 }
 
 /* Arguments of the store update callbacks. */
 struct rest_change {
+    const struct rest_key *k;
     int64_t now;
     long retry_after;
     bool answered;           /* note_fn: the server answered */
@@ -135,61 +190,79 @@ static enum hb_store_action note_fn(const uint8_t *old, size_t oldlen, uint8_t *
                                     size_t *outlen, long *ttl, void *arg)
 {
     const struct rest_change *c = arg;
-    enum hb_store_action action = HB_STORE_PUT;
 
     (void) oldlen;
     if (c->answered)
-        action = old == NULL ? HB_STORE_KEEP : HB_STORE_DELETE;
-    else
-        *outlen = store_value(c->now + c->retry_after, out);
+        return old == NULL ? HB_STORE_KEEP : HB_STORE_DELETE;
+    *outlen = store_value(c->k, c->now + c->retry_after, out);
     *ttl = c->retry_after;
-    return action;
+    return *outlen > 0 ? HB_STORE_PUT : HB_STORE_KEEP;
 }
 
-/* probe: take the token when there is none or it expired. */
+/* probe: take the token when there is none, it expired or it is not authentic. */
 static enum hb_store_action probe_fn(const uint8_t *old, size_t oldlen, uint8_t *out,
                                      size_t *outlen, long *ttl, void *arg)
 {
     struct rest_change *c = arg;
 
-    c->taken = stored_until(old, oldlen) <= c->now;
+    c->taken = stored_until(c->k, old, oldlen, c->now, c->retry_after) <= c->now;
     if (c->taken) {
-        *outlen = store_value(c->now + c->retry_after, out);
+        *outlen = store_value(c->k, c->now + c->retry_after, out);
         *ttl = c->retry_after;
+        c->taken = *outlen > 0;
     }
     return c->taken ? HB_STORE_PUT : HB_STORE_KEEP;
 }
 
-/* True while url rests according to the store; false on any store error. */
-static bool store_resting(struct hb_store *store, const char *url)
+/* Make the key of kind over parts (secret read); 0 on success.  Pair with key_wipe(). */
+static int key_make(const struct hb_config *cfg, char kind, const char *const *parts, size_t n, struct rest_key *k)
 {
-    uint8_t key[STORE_KEY_LEN], value[HB_STORE_VALUE_MAX];
+    memset(k, 0, sizeof(*k));
+    return store_key(cfg, kind, parts, n, k->secret, &k->secret_len, k->key);
+}
+
+static void key_wipe(struct rest_key *k)
+{
+    OPENSSL_cleanse(k, sizeof(*k));
+}
+
+/* True while url rests according to the store; false on any store or secret error. */
+static bool store_resting(const struct hb_config *cfg, struct hb_store *store, const char *url)
+{
+    uint8_t value[HB_STORE_VALUE_MAX];
     size_t len = 0;
     char err[HB_ERROR_LEN];
+    struct rest_key k;
+    int64_t now = (int64_t) time(NULL);
+    bool rests = key_make(cfg, 'h', &url, 1, &k) == 0
+                   && hb_store_get(store, k.key, sizeof(k.key), value, &len, err, sizeof(err)) == HB_STORE_OK
+                   && stored_until(&k, value, len, now, cfg->server_retry_after) > now;
 
-    return store_key('h', &url, 1, key) == 0
-           && hb_store_get(store, key, sizeof(key), value, &len, err, sizeof(err)) == HB_STORE_OK
-           && stored_until(value, len) > (int64_t) time(NULL);
+    key_wipe(&k);
+    return rests;
 }
 
 bool hb_health_resting(const struct hb_config *cfg, struct hb_store *store, const char *url)
 {
     (void) cfg;
-    return store != NULL ? store_resting(store, url) : table_resting(url_key(url), now_seconds());
+    return store != NULL ? store_resting(cfg, store, url) : table_resting(url_key(url), now_seconds());
 }
 
 void hb_health_note(const struct hb_config *cfg, struct hb_store *store, const char *url, bool answered)
 {
-    struct rest_change c = {(int64_t) time(NULL), cfg->server_retry_after, answered, false};
-    uint8_t key[STORE_KEY_LEN];
+    struct rest_key k;
+    struct rest_change c = {&k, (int64_t) time(NULL), cfg->server_retry_after, answered, false};
     char err[HB_ERROR_LEN];
 
     /* An answer from a server that does not rest (the usual case) costs a read, no write. */
-    if (store == NULL)
+    if (store == NULL) {
         table_set(url_key(url), answered ? 0 : now_seconds() + cfg->server_retry_after);
-    else if ((!answered || store_resting(store, url)) && cfg->server_retry_after > 0
-             && store_key('h', &url, 1, key) == 0)
-        hb_store_update(store, key, sizeof(key), note_fn, &c, err, sizeof(err));
+        return;
+    }
+    if ((!answered || store_resting(cfg, store, url)) && cfg->server_retry_after > 0
+        && key_make(cfg, 'h', &url, 1, &k) == 0)
+        hb_store_update(store, k.key, sizeof(k.key), note_fn, &c, err, sizeof(err));
+    key_wipe(&k);
 }
 
 bool hb_health_all_resting(const struct hb_config *cfg, struct hb_store *store)
@@ -203,16 +276,22 @@ bool hb_health_all_resting(const struct hb_config *cfg, struct hb_store *store)
 
 bool hb_health_take_probe(const struct hb_config *cfg, struct hb_store *store)
 {
-    struct rest_change c = {(int64_t) time(NULL), cfg->server_retry_after, false, true};
+    struct rest_key k;
+    struct rest_change c = {&k, (int64_t) time(NULL), cfg->server_retry_after, false, true};
     const char *parts[1 + HB_MAX_SERVERS] = {"p"};
-    uint8_t key[STORE_KEY_LEN];
     char err[HB_ERROR_LEN];
+    bool taken;
 
+    if (store == NULL || cfg->server_retry_after <= 0)
+        return true;
+    /* A process a user controls (setuid, AT_SECURE) never holds the token: it could keep it stopped. */
+    if (getauxval(AT_SECURE) != 0)
+        return false;
     for (size_t i = 0; i < cfg->server_count; i++)
         parts[1 + i] = cfg->servers[i].url;
-    if (store == NULL || cfg->server_retry_after <= 0
-        || store_key('p', parts, 1 + cfg->server_count, key) != 0
-        || hb_store_update(store, key, sizeof(key), probe_fn, &c, err, sizeof(err)) != HB_STORE_OK)
-        return true;
-    return c.taken;
+    taken = key_make(cfg, 'p', parts, 1 + cfg->server_count, &k) != 0
+            || hb_store_update(store, k.key, sizeof(k.key), probe_fn, &c, err, sizeof(err)) != HB_STORE_OK
+            || c.taken;
+    key_wipe(&k);
+    return taken;
 }

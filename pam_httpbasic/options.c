@@ -88,6 +88,7 @@ static const struct option options[] = {
     {"cache_fresh", OPT_NUMBER, FIELD(cache_fresh), 0, 0, 31536000},
     {"cache_stale", OPT_NUMBER, FIELD(cache_stale), 0, 0, 31536000},
     {"cache_per_user", OPT_NUMBER, FIELD(cache_per_user), 0, 1, 64},
+    {"cache_realm", OPT_STRING, FIELD(cache_realm), 0, 0, 0},
     {"guard_failures", OPT_NUMBER, FIELD(guard_failures), 0, 0, 1000},
     {"guard_window", OPT_NUMBER, FIELD(guard_window), 0, 1, 86400},
     {"guard_exempt", OPT_STRING, FIELD(guard_exempt), 0, 0, 0},
@@ -570,7 +571,7 @@ static int check_store(struct parser *p)
 {
     static const char *const needs_store[] = {
         "secret_file", "store_auth_file", "store_timeout", "cache_fresh", "cache_stale",
-        "cache_per_user", "guard_failures", "guard_window", "guard_exempt"};
+        "cache_per_user", "cache_realm", "guard_failures", "guard_window", "guard_exempt"};
     const char *store = p->cfg->store;
     char bad[80];
 

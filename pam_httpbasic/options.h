@@ -51,6 +51,7 @@ struct hb_config {
     long store_timeout_ms;       /* bound of every store call, default 200 */
     long cache_fresh;            /* s a verified password is accepted without a request; 0: never */
     long cache_stale;            /* s it is accepted while no server answers; 0: never */
+    char *cache_realm;           /* names the cache's records instead of the server list; NULL: the list */
     long cache_per_user;         /* verifiers kept per user, default 8 */
     long guard_failures;         /* 401s per client address before it is refused; 0: off */
     long guard_window;           /* s those failures are counted over, default 900 */

@@ -313,7 +313,7 @@ run_driver --password "$PW" cached alice
 run_driver --password 'pass word:with:colons' cached bob
 ctl cache stats "${CACHE[@]}"
 is "$RC" 0 "cache stats: exit 0"
-like "$TEXT" '^store=lmdb:.* users=2 verifiers=2 corrupt=0 newest_age=[0-9]+ oldest_age=[0-9]+ fresh=3600 stale=0$' \
+like "$TEXT" 'store=lmdb:.* users=2 verifiers=2 accounts=0 corrupt=0 newest_age=[0-9]+ oldest_age=[0-9]+ fresh=3600 stale=0$' \
     "cache stats: 2 users, 2 verifiers, their ages"
 is "$(grep -c '^record verifiers=1 ' "$OUT")" 2 "cache stats: one line per user record"
 unlike "$TEXT" 'alice|bob|Alice-App|pass word|0123456789abcdef' "cache stats: no user name, password or secret"
@@ -322,7 +322,7 @@ run_driver --password "$PW" cached alice
 is "$(log_count_new)" 0 "before forget: alice is a fresh cache hit (no request)"
 ctl cache forget alice "${CACHE[@]}"
 is "$RC" 0 "cache forget alice: exit 0"
-like "$TEXT" '^forgot user=alice' "cache forget: says what it did"
+like "$TEXT" '^forgot login name alice: 1 verifier dropped' "cache forget: says what it did"
 ctl cache stats "${CACHE[@]}"
 like "$TEXT" ' users=1 verifiers=1 ' "cache stats after forget: bob's record only"
 log_mark

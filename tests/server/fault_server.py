@@ -29,6 +29,9 @@ Modes (what happens after a request's headers have been read):
                    (both measured on Nextcloud 29; Apache cannot send these
                    bodies with a 503 to a PROPFIND)
   nc-throttled     answer 429 (no Retry-After), as Nextcloud's brute-force block
+  late-ok          the revocation race: the first request is answered 207
+                   after --delay seconds (default 2), every later one 401 at
+                   once (the password was revoked meanwhile); keep-alive
   forbidden        answer 403
   nc-throttle      Nextcloud's brute-force throttle, scaled down: 207 for the
                    user:password lines of --users FILE, 401 otherwise; every
@@ -180,6 +183,18 @@ class Conn:
             while self.read_request(timeout=None if self.requests == 0 else idle) is not None:
                 self.send(head_207(len(BODY_207), keepalive=True, cookie=(mode == "ok")) + BODY_207)
             return
+        if mode == "late-ok":
+            while self.read_request(timeout=None if self.requests == 0 else 300) is not None:
+                with LateOk.lock:
+                    first = not LateOk.answered
+                    LateOk.answered = True
+                if first:
+                    time.sleep(self.args.delay)
+                    self.send(head_207(len(BODY_207), keepalive=True) + BODY_207)
+                else:
+                    self.send(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n"
+                              b"WWW-Authenticate: Basic realm=\"test\"\r\n\r\n")
+            return
         if mode == "nc-throttle":
             while self.read_request(timeout=None if self.requests == 0 else 300) is not None:
                 self.send(Throttle.answer(self))
@@ -280,6 +295,12 @@ class Throttle:
                 b"Content-Length: 0\r\nConnection: keep-alive\r\n\r\n")
 
 
+class LateOk:
+    """late-ok: whether the first request was answered (one per server)."""
+    lock = threading.Lock()
+    answered = False
+
+
 def write_atomic(path, text):
     tmp = "%s.tmp.%d" % (path, os.getpid())
     with open(tmp, "w") as f:
@@ -290,7 +311,7 @@ def write_atomic(path, text):
 def main():
     modes = ["hang", "reset", "garbage", "http09", "slow-headers", "slow-body",
              "huge-body", "close-keepalive", "ok", "mute-idle", "nc-maintenance",
-             "nc-disabled", "nc-throttled", "forbidden", "nc-throttle"]
+             "nc-disabled", "nc-throttled", "forbidden", "nc-throttle", "late-ok"]
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mode", required=True, choices=modes)
     p.add_argument("--port-file", required=True)
@@ -301,6 +322,7 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--users", help="nc-throttle: file of user:password lines")
     p.add_argument("--throttle-cap", type=float, default=4)
+    p.add_argument("--delay", type=float, default=2, help="late-ok: seconds before the first 207")
     p.add_argument("--throttle-window", type=float, default=60)
     args = p.parse_args()
 

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "cache.h"
 #include "health.h"
 #include "store.h"
@@ -128,7 +130,8 @@ static int64_t age_of(struct fixture *f, const char *password, int64_t now)
 
 static void remember(struct fixture *f, const char *password, int64_t now)
 {
-    assert_int_equal(hb_cache_remember(&f->cache, f->store, password, now, f->err, sizeof(f->err)), HB_STORE_OK);
+    assert_int_equal(hb_cache_remember(&f->cache, f->store, password, now, now, NULL, NULL, f->err, sizeof(f->err)),
+                     HB_STORE_OK);
 }
 
 static char *const one_server[] = {url_a, NULL};
@@ -260,10 +263,10 @@ static void test_disabled_drops_all(void **state)
     open_fixture(&f, one_server, "disabled-user");
     remember(&f, "phone", T0);
     remember(&f, "laptop", T0 + 1);
-    assert_int_equal(hb_cache_drop_user(&f.cache, f.store, f.err, sizeof(f.err)), HB_STORE_OK);
+    assert_int_equal(hb_cache_drop_user(&f.cache, f.store, T0 + 2, f.err, sizeof(f.err)), HB_STORE_OK);
     assert_int_equal(age_of(&f, "phone", T0 + 2), -1);
     assert_int_equal(age_of(&f, "laptop", T0 + 2), -1);
-    assert_int_equal(hb_cache_drop_user(&f.cache, f.store, f.err, sizeof(f.err)), HB_STORE_OK);
+    assert_int_equal(hb_cache_drop_user(&f.cache, f.store, T0 + 2, f.err, sizeof(f.err)), HB_STORE_OK);
     close_fixture(&f);
 }
 
@@ -376,7 +379,7 @@ static void test_corrupt_record(void **state)
     assert_int_equal(hb_store_update(f.store, f.cache.key, HB_CACHE_KEY_LEN, put_raw, garbage, f.err, sizeof(f.err)),
                      HB_STORE_OK);
     assert_int_equal(hb_cache_lookup(&f.cache, f.store, "anything", T0, &age, f.err, sizeof(f.err)), HB_STORE_ERROR);
-    assert_non_null(strstr(f.err, "corrupt"));
+    assert_non_null(strstr(f.err, "does not authenticate"));
     remember(&f, "anything", T0);                                 /* overwritten */
     assert_int_equal(age_of(&f, "anything", T0 + 1), 1);
     close_fixture(&f);
@@ -398,6 +401,7 @@ static void test_stats_and_forget(void **state)
     struct hb_cache_totals totals;
     struct fixture f;
     int64_t now = (int64_t) time(NULL);
+    struct hb_cache_forgotten what;
     size_t seen = 0;
 
     (void) state;
@@ -413,7 +417,8 @@ static void test_stats_and_forget(void **state)
     assert_int_equal(totals.verifiers, 3);
     assert_int_equal(totals.corrupt, 0);
     assert_int_equal(seen, 2);
-    assert_int_equal(hb_cache_forget(&f.cfg, "stats-alice", f.err, sizeof(f.err)), 0);
+    assert_int_equal(hb_cache_forget(&f.cfg, "stats-alice", &what, f.err, sizeof(f.err)), 0);
+    assert_int_equal(what.verifiers, 2);
     assert_int_equal(hb_cache_stats(&f.cfg, NULL, NULL, &totals, f.err, sizeof(f.err)), 0);
     assert_int_equal(totals.users, 1);
     assert_int_equal(totals.verifiers, 1);
@@ -444,6 +449,298 @@ static void test_health_in_store(void **state)
     close_fixture(&f);
 }
 
+/* An update callback that stores arg (struct bytes) as it is. */
+struct bytes {
+    uint8_t data[HB_STORE_VALUE_MAX];
+    size_t len;
+    long ttl;
+};
+
+static enum hb_store_action put_bytes(const uint8_t *old, size_t oldlen, uint8_t *out, size_t *outlen,
+                                      long *ttl, void *arg)
+{
+    const struct bytes *b = arg;
+
+    (void) old;
+    (void) oldlen;
+    memcpy(out, b->data, b->len);
+    *outlen = b->len;
+    *ttl = b->ttl > 0 ? b->ttl : 600;
+    return HB_STORE_PUT;
+}
+
+/* Read key's raw value into b (the test fails when it is absent). */
+static void read_raw(struct fixture *f, const uint8_t *key, struct bytes *b)
+{
+    assert_int_equal(hb_store_get(f->store, key, HB_CACHE_KEY_LEN, b->data, &b->len, f->err, sizeof(f->err)),
+                     HB_STORE_OK);
+    b->ttl = 600;
+}
+
+static void write_raw(struct fixture *f, const uint8_t *key, size_t keylen, struct bytes *b)
+{
+    assert_int_equal(hb_store_update(f->store, key, keylen, put_bytes, b, f->err, sizeof(f->err)), HB_STORE_OK);
+}
+
+/* Lookup that takes a record failing authentication as "no match". */
+static int64_t age_or_absent(struct fixture *f, const char *password, int64_t now)
+{
+    int64_t age = -1;
+
+    return hb_cache_lookup(&f->cache, f->store, password, now, &age, f->err, sizeof(f->err)) == HB_STORE_OK ? age : -1;
+}
+
+/* Attacker 2: mallory copies the record of her own account over alice's key. */
+static void test_copied_record_does_not_count(void **state)
+{
+    struct fixture alice, mallory;
+    struct bytes b;
+
+    (void) state;
+    open_fixture(&mallory, one_server, "copy-mallory");
+    remember(&mallory, "mallory-pass", T0);
+    read_raw(&mallory, mallory.cache.key, &b);
+    close_fixture(&mallory);
+    open_fixture(&alice, one_server, "copy-alice");
+    remember(&alice, "alice-pass", T0);
+    write_raw(&alice, alice.cache.key, HB_CACHE_KEY_LEN, &b);
+    assert_int_equal(age_or_absent(&alice, "mallory-pass", T0 + 1), -1);
+    assert_int_equal(age_or_absent(&alice, "alice-pass", T0 + 1), -1);   /* only service is denied */
+    close_fixture(&alice);
+}
+
+/* Attacker 2: any byte changed (a time, a count, the account flag) voids the record. */
+static void test_tampered_record_does_not_count(void **state)
+{
+    struct fixture f;
+    struct bytes b, t;
+
+    (void) state;
+    open_fixture(&f, one_server, "tamper-user");
+    remember(&f, "tamper-pass", T0);
+    read_raw(&f, f.cache.key, &b);
+    for (size_t i = 0; i < b.len; i++) {
+        t = b;
+        t.data[i] ^= 0x01;
+        write_raw(&f, f.cache.key, HB_CACHE_KEY_LEN, &t);
+        if (age_or_absent(&f, "tamper-pass", T0 + 1) != -1)
+            fail_msg("byte %zu of %zu flipped: the record still counts", i, b.len);
+    }
+    t = b;
+    t.len -= 1;                                                    /* truncated */
+    write_raw(&f, f.cache.key, HB_CACHE_KEY_LEN, &t);
+    assert_int_equal(age_or_absent(&f, "tamper-pass", T0 + 1), -1);
+    write_raw(&f, f.cache.key, HB_CACHE_KEY_LEN, &b);               /* the genuine bytes count again */
+    assert_int_equal(age_or_absent(&f, "tamper-pass", T0 + 1), 1);
+    close_fixture(&f);
+}
+
+/* Times on read: a verification in the future or before the window is void; extremes never overflow. */
+static void test_times_are_bounded(void **state)
+{
+    struct fixture f;
+
+    (void) state;
+    open_fixture(&f, one_server, "time-user");
+    remember(&f, "time-pass", T0);
+    assert_int_equal(age_of(&f, "time-pass", T0 - 1), -1);               /* the clock went back */
+    assert_int_equal(age_of(&f, "time-pass", T0 + 3599), 3599);
+    assert_int_equal(age_of(&f, "time-pass", T0 + 3600), -1);
+    assert_int_equal(age_of(&f, "time-pass", INT64_MAX), -1);
+    assert_int_equal(age_of(&f, "time-pass", INT64_MIN), -1);
+    /* An acceptance stamped after "now" is refused, not stored. */
+    assert_int_equal(hb_cache_remember(&f.cache, f.store, "time-pass", T0 + 10, T0, NULL, NULL, f.err, sizeof(f.err)),
+                     HB_STORE_ERROR);
+    assert_int_equal(hb_cache_revoke(&f.cache, f.store, "time-pass", INT64_MAX, f.err, sizeof(f.err)), HB_STORE_OK);
+    close_fixture(&f);
+}
+
+/* Defect 4: a 207 whose request was sent before a 401 for the same password is not stored. */
+static void test_late_acceptance_after_refusal(void **state)
+{
+    struct fixture f;
+    bool refused = false;
+
+    (void) state;
+    open_fixture(&f, one_server, "late-user");
+    remember(&f, "old-pass", T0);
+    /* A sends old-pass at T0 + 10; the user revokes it; B's 401 arrives at T0 + 11. */
+    assert_int_equal(hb_cache_revoke(&f.cache, f.store, "old-pass", T0 + 11, f.err, sizeof(f.err)), HB_STORE_OK);
+    /* A's 207 arrives at T0 + 12: it must not bring the password back. */
+    assert_int_equal(hb_cache_remember(&f.cache, f.store, "old-pass", T0 + 10, T0 + 12, NULL, &refused,
+                                       f.err, sizeof(f.err)), HB_STORE_OK);
+    assert_true(refused);
+    assert_int_equal(age_of(&f, "old-pass", T0 + 13), -1);
+    /* Another password of the same user, sent before the refusal, is stored. */
+    assert_int_equal(hb_cache_remember(&f.cache, f.store, "new-pass", T0 + 10, T0 + 12, NULL, &refused,
+                                       f.err, sizeof(f.err)), HB_STORE_OK);
+    assert_false(refused);
+    assert_int_equal(age_of(&f, "new-pass", T0 + 13), 3);
+    /* A request for old-pass sent after the refusal that the server accepts: stored again. */
+    assert_int_equal(hb_cache_remember(&f.cache, f.store, "old-pass", T0 + 12, T0 + 13, NULL, &refused,
+                                       f.err, sizeof(f.err)), HB_STORE_OK);
+    assert_false(refused);
+    assert_int_equal(age_of(&f, "old-pass", T0 + 14), 2);
+    close_fixture(&f);
+}
+
+/* More refusals than kept: the oldest becomes a floor, so no late acceptance slips through. */
+static void test_refusal_overflow_keeps_order(void **state)
+{
+    struct fixture f;
+    char pw[32];
+    bool refused = false;
+
+    (void) state;
+    open_fixture(&f, one_server, "overflow-user");
+    assert_int_equal(hb_cache_revoke(&f.cache, f.store, "victim-pass", T0 + 1, f.err, sizeof(f.err)), HB_STORE_OK);
+    for (int i = 0; i < 3 * HB_CACHE_MAX_REFUSALS; i++) {       /* an attacker's wrong passwords */
+        snprintf(pw, sizeof(pw), "guess-%d", i);
+        assert_int_equal(hb_cache_revoke(&f.cache, f.store, pw, T0 + 2, f.err, sizeof(f.err)), HB_STORE_OK);
+    }
+    assert_int_equal(hb_cache_remember(&f.cache, f.store, "victim-pass", T0, T0 + 3, NULL, &refused,
+                                       f.err, sizeof(f.err)), HB_STORE_OK);
+    assert_true(refused);
+    assert_int_equal(age_of(&f, "victim-pass", T0 + 4), -1);
+    close_fixture(&f);
+}
+
+/* An account is one account: a disabled answer or a forget under one name covers every name. */
+static void test_account_aliases(void **state)
+{
+    struct fixture uid, mail, upper;
+    struct hb_cache_forgotten what;
+    int64_t now = (int64_t) time(NULL);
+    bool refused = false;
+
+    (void) state;
+    open_fixture(&uid, one_server, "acct-alice");
+    assert_int_equal(hb_cache_remember(&uid.cache, uid.store, "app-1", now - 30, now - 30, "acct-alice", NULL,
+                                       uid.err, sizeof(uid.err)), HB_STORE_OK);
+    close_fixture(&uid);
+    open_fixture(&mail, one_server, "acct-alice@example.org");
+    assert_int_equal(hb_cache_remember(&mail.cache, mail.store, "app-2", now - 20, now - 20, "acct-alice", NULL,
+                                       mail.err, sizeof(mail.err)), HB_STORE_OK);
+    assert_int_equal(age_of(&mail, "app-2", now - 19), 1);
+    /* The e-mail login is disabled (503): the uid's verifiers stop counting too. */
+    assert_int_equal(hb_cache_drop_user(&mail.cache, mail.store, now - 10, mail.err, sizeof(mail.err)), HB_STORE_OK);
+    assert_int_equal(age_of(&mail, "app-2", now - 9), -1);
+    close_fixture(&mail);
+    open_fixture(&uid, one_server, "acct-alice");
+    assert_int_equal(age_or_absent(&uid, "app-1", now - 9), -1);
+    /* Re-enabled: a new acceptance counts again, a late one does not. */
+    assert_int_equal(hb_cache_remember(&uid.cache, uid.store, "app-1", now - 12, now - 8, "acct-alice", &refused,
+                                       uid.err, sizeof(uid.err)), HB_STORE_OK);
+    assert_true(refused);
+    assert_int_equal(hb_cache_remember(&uid.cache, uid.store, "app-1", now - 8, now - 8, "acct-alice", &refused,
+                                       uid.err, sizeof(uid.err)), HB_STORE_OK);
+    assert_false(refused);
+    assert_int_equal(age_of(&uid, "app-1", now - 7), 1);
+    close_fixture(&uid);
+    open_fixture(&upper, one_server, "ACCT-Alice");
+    assert_int_equal(hb_cache_remember(&upper.cache, upper.store, "app-3", now - 5, now - 5, "acct-alice", NULL,
+                                       upper.err, sizeof(upper.err)), HB_STORE_OK);
+    close_fixture(&upper);
+    /* The administrator forgets the uid: every name of the account stops counting. */
+    assert_int_equal(hb_cache_forget(&upper.cfg, "acct-alice", &what, upper.err, sizeof(upper.err)), 0);
+    assert_int_equal(what.verifiers, 1);
+    assert_true(what.account_linked);
+    assert_int_equal(what.account_names, 3);                      /* acct-alice, its e-mail, ACCT-Alice */
+    open_fixture(&upper, one_server, "ACCT-Alice");
+    assert_int_equal(age_or_absent(&upper, "app-3", now), -1);
+    close_fixture(&upper);
+}
+
+/* Attacker 2: deleting the account record of a linked name denies service, never more. */
+static void test_account_record_deleted(void **state)
+{
+    struct fixture f;
+    uint8_t akey[HB_CACHE_KEY_LEN];
+    char junk[] = "junk";
+    struct bytes b;
+
+    (void) state;
+    open_fixture(&f, one_server, "del-bob@example.org");
+    assert_int_equal(hb_cache_remember(&f.cache, f.store, "bob-pass", T0, T0, "del-bob", NULL, f.err, sizeof(f.err)),
+                     HB_STORE_OK);
+    assert_int_equal(age_of(&f, "bob-pass", T0 + 1), 1);
+    /* The account id sits at bytes 4..35 of the user record (cache.h). */
+    read_raw(&f, f.cache.key, &b);
+    akey[0] = 'a';
+    memcpy(akey + 1, f.cache.key + 1, HB_CACHE_TAG_LEN);
+    memcpy(akey + 1 + HB_CACHE_TAG_LEN, b.data + 4, HB_CACHE_MAC_LEN);
+    assert_int_equal(hb_store_update(f.store, akey, sizeof(akey), put_raw, junk, f.err, sizeof(f.err)), HB_STORE_OK);
+    assert_int_equal(age_or_absent(&f, "bob-pass", T0 + 1), -1);
+    close_fixture(&f);
+}
+
+/* Settings that change the verdict separate the records; cache_realm keeps them across URL changes. */
+static void test_scope(void **state)
+{
+    static char *const list_b[] = {url_b, NULL}, *const list_ab[] = {url_a, url_b, NULL};
+    struct hb_config strict, weak, realm1, realm2, other_status;
+    struct hb_cache c1, c2, c3, c4, c5;
+    char err[HB_ERROR_LEN], realm[] = "nextcloud-prod", cafile[] = "/etc/ssl/nc.pem";
+
+    (void) state;
+    make_config(&strict, one_server);
+    make_config(&weak, one_server);
+    weak.insecure_skip_verify = true;
+    make_config(&other_status, one_server);
+    other_status.ok_status[0] = 200;
+    other_status.ok_status_count = 1;
+    make_config(&realm1, list_b);
+    realm1.cache_realm = realm;
+    make_config(&realm2, list_ab);
+    realm2.cache_realm = realm;
+    assert_int_equal(hb_cache_init(&c1, &strict, "alice", err, sizeof(err)), 0);
+    assert_int_equal(hb_cache_init(&c2, &weak, "alice", err, sizeof(err)), 0);
+    assert_int_equal(hb_cache_init(&c3, &other_status, "alice", err, sizeof(err)), 0);
+    assert_int_equal(hb_cache_init(&c4, &realm1, "alice", err, sizeof(err)), 0);
+    assert_int_equal(hb_cache_init(&c5, &realm2, "alice", err, sizeof(err)), 0);
+    assert_memory_not_equal(c1.key, c2.key, HB_CACHE_KEY_LEN);       /* insecure_skip_verify */
+    assert_memory_not_equal(c1.key, c3.key, HB_CACHE_KEY_LEN);       /* ok_status */
+    assert_memory_equal(c4.key, c5.key, HB_CACHE_KEY_LEN);           /* a failover URL added, same realm */
+    hb_cache_wipe(&c4);
+    realm2.cafile = cafile;
+    assert_int_equal(hb_cache_init(&c4, &realm2, "alice", err, sizeof(err)), 0);
+    assert_memory_not_equal(c4.key, c5.key, HB_CACHE_KEY_LEN);       /* another CA */
+    hb_cache_wipe(&c1);
+    hb_cache_wipe(&c2);
+    hb_cache_wipe(&c3);
+    hb_cache_wipe(&c4);
+    hb_cache_wipe(&c5);
+}
+
+/* Attacker 2 on health: unkeyed, forged or far-future rest records and probe tokens count for nothing. */
+static void test_health_records_authenticated(void **state)
+{
+    static char *const list[] = {url_stats, NULL};
+    struct fixture f;
+    struct bytes b;
+    uint8_t key[33];
+    unsigned int len = 0;
+
+    (void) state;
+    open_fixture(&f, list, "health-forge");
+    /* The old layout: 'h' + SHA-256(url), version 1, "until" 10 years ahead. */
+    key[0] = 'h';
+    EVP_Digest(url_stats, strlen(url_stats) + 1, key + 1, &len, EVP_sha256(), NULL);
+    b.len = 9;
+    b.data[0] = 1;
+    for (int i = 1; i <= 8; i++)
+        b.data[i] = (uint8_t) ((uint64_t) (time(NULL) + 315360000) >> (8 * (i - 1)));
+    b.ttl = 600;
+    write_raw(&f, key, sizeof(key), &b);
+    assert_false(hb_health_resting(&f.cfg, f.store, url_stats));
+    /* The same at the key the module uses now (any key an attacker finds): garbage and old layout. */
+    hb_health_note(&f.cfg, f.store, url_stats, false);
+    assert_true(hb_health_resting(&f.cfg, f.store, url_stats));
+    hb_health_note(&f.cfg, f.store, url_stats, true);
+    assert_false(hb_health_resting(&f.cfg, f.store, url_stats));
+    close_fixture(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +757,15 @@ int main(void)
         cmocka_unit_test_teardown(test_corrupt_record, release_left),
         cmocka_unit_test_teardown(test_stats_and_forget, release_left),
         cmocka_unit_test_teardown(test_health_in_store, release_left),
+        cmocka_unit_test_teardown(test_copied_record_does_not_count, release_left),
+        cmocka_unit_test_teardown(test_tampered_record_does_not_count, release_left),
+        cmocka_unit_test_teardown(test_times_are_bounded, release_left),
+        cmocka_unit_test_teardown(test_late_acceptance_after_refusal, release_left),
+        cmocka_unit_test_teardown(test_refusal_overflow_keeps_order, release_left),
+        cmocka_unit_test_teardown(test_account_aliases, release_left),
+        cmocka_unit_test_teardown(test_account_record_deleted, release_left),
+        cmocka_unit_test_teardown(test_scope, release_left),
+        cmocka_unit_test_teardown(test_health_records_authenticated, release_left),
     };
 
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
