@@ -5,7 +5,7 @@
  * module's own library (libhttpbasic), so it parses options and decides a
  * login exactly as the module does.  It never prints a password or secret.
  *
- *   pam_httpbasic-ctl check [--no-config] [ARG...]
+ *   pam_httpbasic-ctl check [--syntax] [--no-config] [ARG...]
  *   pam_httpbasic-ctl check --service NAME [--service-dir DIR]
  *   pam_httpbasic-ctl probe [--verbose] [--no-config] [ARG...]
  *   pam_httpbasic-ctl login USER [--rhost IP] [--no-config] [ARG...]
@@ -98,10 +98,10 @@ static void print_setting(const char *key, const char *value, void *arg)
 
 /*
  * Load args (on top of the default config file), print the effective
- * settings and run the preflight; then the summary line.  0 OK, 1 errors,
- * 2 warnings only.
+ * settings and (unless syntax) run the preflight; then the summary line.
+ * 0 OK, 1 errors, 2 warnings only.
  */
-static int check_args(int count, const char **args)
+static int check_args(int count, const char **args, bool syntax)
 {
     struct ctl_counts counts = {0, 0};
     struct hb_config cfg;
@@ -109,7 +109,8 @@ static int check_args(int count, const char **args)
 
     if (ctl_load(&cfg, count, args) == 0) {
         hb_config_describe(&cfg, print_setting, &indent);
-        ctl_preflight(&cfg, count, args, "argument", &counts);
+        if (!syntax)
+            ctl_preflight(&cfg, count, args, "argument", &counts);
     } else {
         counts.errors++;
     }
@@ -268,12 +269,13 @@ static int check_service(const char *dir, const char *name)
     return ctl_summary(&counts);
 }
 
-/* check [--service NAME] [--service-dir DIR] [--no-config] [ARG...] */
+/* check [--syntax] [--no-config] [ARG...] | check --service NAME [--service-dir DIR] */
 static int cmd_check(int argc, char **argv)
 {
     const char *service = NULL, *dir = PAM_D;
     const char *args[CTL_MAX_ARGS];
-    int i = 1;
+    bool syntax = argc > 1 && strcmp(argv[1], "--syntax") == 0;
+    int i = syntax ? 2 : 1;
 
     for (; i + 1 < argc && (strcmp(argv[i], "--service") == 0 || strcmp(argv[i], "--service-dir") == 0); i += 2) {
         if (strcmp(argv[i], "--service") == 0)
@@ -287,7 +289,7 @@ static int cmd_check(int argc, char **argv)
     }
     if (service != NULL)
         return check_service(dir, service);
-    return check_args(ctl_args(argc - i, argv + i, args), args);
+    return check_args(ctl_args(argc - i, argv + i, args), args, syntax);
 }
 
 /* Read one line from fd into buf without echo when it is a terminal; -1 when too long. */
@@ -423,7 +425,7 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-    {"check", cmd_check, "check [--no-config] [ARG...] | check --service NAME [--service-dir DIR]"},
+    {"check", cmd_check, "check [--syntax] [--no-config] [ARG...] | check --service NAME [--service-dir DIR]"},
     {"probe", ctl_probe, "probe [--verbose] [--no-config] [ARG...]"},
     {"login", cmd_login, "login USER [--rhost IP] [--no-config] [ARG...]"},
     {"cache", ctl_cache, "cache stats [--no-config] [ARG...] | cache forget USER [--no-config] [ARG...]"},

@@ -744,8 +744,9 @@ static int check_complete(struct parser *p)
         cfg->connect_timeout_ms = cfg->timeout_ms;   /* the default follows a short timeout */
     }
     if ((cfg->client_cert == NULL) != (cfg->client_key == NULL))
-        return fail_key(p, cfg->client_cert == NULL ? "client_cert" : "client_key",
-                    "client_cert and client_key go together; set both or neither");
+        return fail_near(p, cfg->client_cert == NULL ? "client_key" : "client_cert",
+                         cfg->client_cert == NULL ? "client_cert" : "client_key",
+                         "client_cert and client_key go together; set both or neither");
     if (check_store(p) != 0)
         return -1;
     if (cfg->timeout_ms < THROTTLE_TIMEOUT_MS)

@@ -38,11 +38,13 @@ integration_tests = \
 	tests/integration/t_store.sh \
 	tests/integration/t_guard.sh \
 	tests/integration/t_ctl.sh \
-	tests/integration/t_cache.sh
+	tests/integration/t_cache.sh \
+	tests/integration/t_docs.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \
 	tests/integration/lib.sh \
+	tests/integration/doc_snippets.py \
 	tests/server/webdav.sh \
 	tests/server/redis.sh \
 	tests/server/fault_server.py \
