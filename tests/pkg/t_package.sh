@@ -99,7 +99,9 @@ else
 fi
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 FILES=$(dpkg -L "$PKG")
-for f in "/usr/lib/$MA/security/pam_httpbasic.so" /usr/sbin/pam_httpbasic-ctl \
+# libpam-modules' directory: next to libpam.so.0 (/lib/MA up to Debian 12, /usr/lib/MA from 13).
+PAMDIR=$(dirname "$(dpkg -L "libpam0g:$(dpkg-architecture -qDEB_HOST_ARCH)" | grep -m1 '/libpam\.so\.0$')")/security
+for f in "$PAMDIR/pam_httpbasic.so" /usr/sbin/pam_httpbasic-ctl \
     /usr/share/man/man8/pam_httpbasic.8.gz /usr/share/man/man8/pam_httpbasic-ctl.8.gz \
     /etc/security/pam_httpbasic.conf /usr/share/doc/$PKG/examples/pam_httpbasic.conf \
     /usr/share/doc/$PKG/examples/pam.d/dovecot-nextcloud /usr/share/doc/$PKG/copyright; do
@@ -157,7 +159,7 @@ echo "# not modified: the example conffile" >>/etc/security/pam_httpbasic.conf
 dpkg --remove "$PKG" >"$TMP/remove.log" 2>&1
 is "$?" 0 "dpkg --remove"
 check "after remove: the modified conffile is kept" [ -f /etc/security/pam_httpbasic.conf ]
-check "after remove: the module is gone" [ ! -e "/usr/lib/$MA/security/pam_httpbasic.so" ]
+check "after remove: the module is gone" [ ! -e "$PAMDIR/pam_httpbasic.so" ]
 dpkg --purge "$PKG" >"$TMP/purge.log" 2>&1
 is "$?" 0 "dpkg --purge"
 INSTALLED=0
