@@ -39,7 +39,8 @@ integration_tests = \
 	tests/integration/t_guard.sh \
 	tests/integration/t_ctl.sh \
 	tests/integration/t_cache.sh \
-	tests/integration/t_docs.sh
+	tests/integration/t_docs.sh \
+	tests/integration/t_fail2ban.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \
