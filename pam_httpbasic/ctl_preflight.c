@@ -297,7 +297,11 @@ static void check_store(struct preflight *pf)
                lmdb ? "directory, files and map opened" : "connect, AUTH, SELECT and a GET");
 }
 
-/* Which cache records this configuration reads and writes. */
+/*
+ * Which cache records this configuration reads and writes: today they are
+ * keyed by the store (and its secret) and the server list (cache.h).  An
+ * option that changes the key (a cache_realm=) belongs on this line too.
+ */
 static void print_cache_records(const struct hb_config *cfg)
 {
     if (cfg->store == NULL) {
