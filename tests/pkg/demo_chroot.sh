@@ -17,6 +17,7 @@ ROOT=${2:-$(mktemp -d /var/tmp/pamhb-demo-root.XXXXXX)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 [ "$(id -u)" = 0 ] || { echo "demo_chroot.sh: needs root (debootstrap, chroot)" >&2; exit 2; }
 command -v debootstrap >/dev/null || { echo "demo_chroot.sh: install debootstrap" >&2; exit 2; }
+chmod 0755 "$ROOT"    # mktemp's 0700 would keep Apache's children (nobody) out of "/"
 
 cleanup() {
     umount "$ROOT/proc" 2>/dev/null
