@@ -274,14 +274,22 @@ static int cmd_check(int argc, char **argv)
 {
     const char *service = NULL, *dir = PAM_D;
     const char *args[CTL_MAX_ARGS];
-    bool syntax = argc > 1 && strcmp(argv[1], "--syntax") == 0;
-    int i = syntax ? 2 : 1;
+    bool syntax = false;
+    int i = 1;
 
-    for (; i + 1 < argc && (strcmp(argv[i], "--service") == 0 || strcmp(argv[i], "--service-dir") == 0); i += 2) {
-        if (strcmp(argv[i], "--service") == 0)
-            service = argv[i + 1];
-        else
-            dir = argv[i + 1];
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--syntax") == 0) {
+            syntax = true;
+        } else if (strcmp(argv[i], CTL_NO_CONFIG) == 0) {
+            ctl_no_config = true;
+        } else if (i + 1 < argc && strcmp(argv[i], "--service") == 0) {
+            service = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--service-dir") == 0) {
+            dir = argv[++i];
+        } else {
+            fprintf(stderr, "check: unknown option %s\n", argv[i]);
+            return 1;
+        }
     }
     if (service != NULL && i < argc) {
         fprintf(stderr, "check: give either --service NAME or module arguments, not both\n");
