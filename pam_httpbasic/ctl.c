@@ -5,9 +5,13 @@
  * module's own library (libhttpbasic), so it parses options and decides a
  * login exactly as the module does.  It never prints a password or secret.
  *
- *   pam_httpbasic-ctl check [--service NAME [--service-dir DIR]] [ARG...]
- *   pam_httpbasic-ctl probe [--verbose] [ARG...]
- *   pam_httpbasic-ctl login USER [--rhost IP] [ARG...]
+ *   pam_httpbasic-ctl check [--syntax] [--no-config] [ARG...]
+ *   pam_httpbasic-ctl check --service NAME [--service-dir DIR]
+ *   pam_httpbasic-ctl probe [--verbose] [--no-config] [ARG...]
+ *   pam_httpbasic-ctl login USER [--rhost IP] [--no-config] [ARG...]
+ *
+ * ARG are module arguments, added to the default config file (they
+ * override it), as an administrator testing one option expects.
  */
 #include "check.h"
 #include "ctl.h"
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -29,17 +34,44 @@
 /* Exit codes of login. */
 enum { LOGIN_OK = 0, LOGIN_DENIED = 1, LOGIN_OTHER = 2 };
 
+bool ctl_no_config;
+
+/* The default config file: CTL_DEFAULT_CONFIG, or $PAM_HTTPBASIC_CTL_CONFIG (never under AT_SECURE). */
+static const char *default_config(void)
+{
+    const char *env = secure_getenv(CTL_CONFIG_ENV);
+
+    return env != NULL && env[0] == '/' ? env : CTL_DEFAULT_CONFIG;
+}
+
 int ctl_load(struct hb_config *cfg, int count, const char **args)
 {
-    static const char *default_args[] = {CTL_DEFAULT_ARG};
-    char err[HB_ERROR_LEN];
+    const char *all[CTL_MAX_ARGS + 1];
+    char config_arg[4200], err[HB_ERROR_LEN];
+    const char *path = default_config();
+    bool no_config = ctl_no_config, explicit = false;
+    struct stat s;
+    int n = 0;
 
-    if (count == 0) {
-        count = 1;
-        args = default_args;
+    for (int i = 0; i < count; i++) {
+        no_config = no_config || strcmp(args[i], CTL_NO_CONFIG) == 0;
+        explicit = explicit || strncmp(args[i], "config=", 7) == 0;
     }
-    if (hb_config_load(cfg, count, args, err, sizeof(err)) == 0)
+    /* The default file first, so that the arguments add to it and override it. */
+    if (!no_config && !explicit) {
+        if (count == 0 || lstat(path, &s) == 0) {
+            snprintf(config_arg, sizeof(config_arg), "config=%s", path);
+            all[n++] = config_arg;
+        } else {
+            fprintf(stderr, "note: %s does not exist: only the arguments are used\n", path);
+        }
+    }
+    for (int i = 0; i < count && n < CTL_MAX_ARGS + 1; i++)
+        if (strcmp(args[i], CTL_NO_CONFIG) != 0)
+            all[n++] = args[i];
+    if (hb_config_load(cfg, n, all, err, sizeof(err)) == 0)
         return 0;
+    fflush(stdout);
     fprintf(stderr, "config error: %s\n", err);
     return -1;
 }
@@ -64,16 +96,26 @@ static void print_setting(const char *key, const char *value, void *arg)
         printf("%s%s = %s\n", indent, key, value);
 }
 
-/* Load args and print the effective settings; 0 or 1 (config error). */
-static int check_args(int count, const char **args, const char *indent)
+/*
+ * Load args (on top of the default config file), print the effective
+ * settings and (unless syntax) run the preflight; then the summary line.
+ * 0 OK, 1 errors, 2 warnings only.
+ */
+static int check_args(int count, const char **args, bool syntax)
 {
+    struct ctl_counts counts = {0, 0};
     struct hb_config cfg;
-    int rc = ctl_load(&cfg, count, args);
+    const char *indent = "";
 
-    if (rc == 0)
+    if (ctl_load(&cfg, count, args) == 0) {
         hb_config_describe(&cfg, print_setting, &indent);
+        if (!syntax)
+            ctl_preflight(&cfg, count, args, "argument", &counts);
+    } else {
+        counts.errors++;
+    }
     hb_config_free(&cfg);
-    return rc == 0 ? 0 : 1;
+    return ctl_summary(&counts);
 }
 
 /*
@@ -133,13 +175,15 @@ static bool reads_options(const char *type)
  * an auth line without any is an error there too.  account, password and
  * session read no options: such a line without arguments is fine.
  */
-static int check_service_line(const char *file, unsigned number, char *line, unsigned *found)
+static int check_service_line(const char *file, unsigned number, char *line, unsigned *found,
+                              struct ctl_counts *counts)
 {
     const char *args[CTL_MAX_ARGS];
     char *cursor = line;
     char *type = next_token(&cursor, false);
     char *control = next_token(&cursor, false);
     char *module = next_token(&cursor, false);
+    char origin[4200];
     struct hb_config cfg;
     char err[HB_ERROR_LEN];
     int count = 0, rc = 0;
@@ -150,15 +194,24 @@ static int check_service_line(const char *file, unsigned number, char *line, uns
         count++;
     (*found)++;
     printf("%s:%u: %s %s %s\n", file, number, type, control, module);
+    snprintf(origin, sizeof(origin), "%s:%u", file, number);
     if (count > 0 || reads_options(type)) {
         rc = hb_config_load(&cfg, count, args, err, sizeof(err)) == 0 ? 0 : 1;
-        if (rc == 0)
+        if (rc == 0) {
+            unsigned before = counts->errors;
+
             hb_config_describe(&cfg, print_setting, &(const char *) {"    "});
-        else
-            fprintf(stderr, "%s:%u: config error: %s\n", file, number, err);
+            if (reads_options(type))    /* the other types only parse their arguments */
+                ctl_preflight(&cfg, count, args, origin, counts);
+            rc = counts->errors > before;
+        } else {
+            fflush(stdout);
+            fprintf(stderr, "%s: config error: %s\n", origin, err);
+            counts->errors++;
+        }
         hb_config_free(&cfg);
     }
-    printf("%s:%u: %s\n", file, number, rc == 0 ? "ok" : "config error");
+    printf("%s: %s\n", origin, rc == 0 ? "ok" : "config error");
     return rc;
 }
 
@@ -192,7 +245,7 @@ static int check_service(const char *dir, const char *name)
 {
     char path[4096], line[LINE_MAX_LEN];
     unsigned number = 0, first = 0, found = 0;
-    int rc = 0;
+    struct ctl_counts counts = {0, 0};
     FILE *fp;
 
     if (strchr(name, '/') != NULL || name[0] == '.') {
@@ -206,27 +259,37 @@ static int check_service(const char *dir, const char *name)
         return 1;
     }
     while (read_logical_line(fp, line, sizeof(line), &number, &first))
-        rc |= check_service_line(path, first, line, &found);
+        check_service_line(path, first, line, &found, &counts);
     fclose(fp);
     if (found == 0) {
+        fflush(stdout);
         fprintf(stderr, "%s: no line loads pam_httpbasic.so\n", path);
-        rc = 1;
+        counts.errors++;
     }
-    return rc;
+    return ctl_summary(&counts);
 }
 
-/* check [--service NAME] [--service-dir DIR] [ARG...] */
+/* check [--syntax] [--no-config] [ARG...] | check --service NAME [--service-dir DIR] */
 static int cmd_check(int argc, char **argv)
 {
     const char *service = NULL, *dir = PAM_D;
     const char *args[CTL_MAX_ARGS];
+    bool syntax = false;
     int i = 1;
 
-    for (; i + 1 < argc && (strcmp(argv[i], "--service") == 0 || strcmp(argv[i], "--service-dir") == 0); i += 2) {
-        if (strcmp(argv[i], "--service") == 0)
-            service = argv[i + 1];
-        else
-            dir = argv[i + 1];
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--syntax") == 0) {
+            syntax = true;
+        } else if (strcmp(argv[i], CTL_NO_CONFIG) == 0) {
+            ctl_no_config = true;
+        } else if (i + 1 < argc && strcmp(argv[i], "--service") == 0) {
+            service = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--service-dir") == 0) {
+            dir = argv[++i];
+        } else {
+            fprintf(stderr, "check: unknown option %s\n", argv[i]);
+            return 1;
+        }
     }
     if (service != NULL && i < argc) {
         fprintf(stderr, "check: give either --service NAME or module arguments, not both\n");
@@ -234,7 +297,7 @@ static int cmd_check(int argc, char **argv)
     }
     if (service != NULL)
         return check_service(dir, service);
-    return check_args(ctl_args(argc - i, argv + i, args), args, "");
+    return check_args(ctl_args(argc - i, argv + i, args), args, syntax);
 }
 
 /* Read one line from fd into buf without echo when it is a terminal; -1 when too long. */
@@ -341,13 +404,13 @@ static int cmd_login(int argc, char **argv)
             rhost = argv[++i];
         else if (user == NULL && argv[i][0] != '-' && strchr(argv[i], '=') == NULL)
             user = argv[i];
-        else if (count < CTL_MAX_ARGS && argv[i][0] != '-')
+        else if (count < CTL_MAX_ARGS && (argv[i][0] != '-' || strcmp(argv[i], CTL_NO_CONFIG) == 0))
             args[count++] = argv[i];
         else
             bad = true;    /* unknown option or too many arguments */
     }
     if (user == NULL || bad) {
-        fprintf(stderr, "usage: pam_httpbasic-ctl login USER [--rhost IP] [ARG...]\n");
+        fprintf(stderr, "usage: pam_httpbasic-ctl login USER [--rhost IP] [--no-config] [ARG...]\n");
         return LOGIN_OTHER;
     }
     loaded = ctl_load(&cfg, count, args) == 0;
@@ -370,10 +433,10 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-    {"check", cmd_check, "check [--service NAME [--service-dir DIR]] [ARG...]"},
-    {"probe", ctl_probe, "probe [--verbose] [ARG...]"},
-    {"login", cmd_login, "login USER [--rhost IP] [ARG...]"},
-    {"cache", ctl_cache, "cache stats [ARG...] | cache forget USER|--all [ARG...]"},
+    {"check", cmd_check, "check [--syntax] [--no-config] [ARG...] | check --service NAME [--service-dir DIR]"},
+    {"probe", ctl_probe, "probe [--verbose] [--no-config] [ARG...]"},
+    {"login", cmd_login, "login USER [--rhost IP] [--no-config] [ARG...]"},
+    {"cache", ctl_cache, "cache stats [--no-config] [ARG...] | cache forget USER|--all [--no-config] [ARG...]"},
 };
 
 #define SUBCOMMAND_COUNT (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -383,7 +446,9 @@ static void usage(FILE *fp)
     fprintf(fp, "usage:\n");
     for (size_t i = 0; i < SUBCOMMAND_COUNT; i++)
         fprintf(fp, "  pam_httpbasic-ctl %s\n", subcommands[i].usage);
-    fprintf(fp, "ARG: module arguments (key=value); default: " CTL_DEFAULT_ARG "\n");
+    fprintf(fp, "ARG: module arguments (key=value), added to the default config file %s\n"
+                "(they override what it says); --no-config: the arguments only; config=FILE: another file\n",
+            default_config());
 }
 
 int main(int argc, char **argv)

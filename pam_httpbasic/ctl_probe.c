@@ -8,8 +8,10 @@
  * certificate read; when verification fails, a second handshake without
  * verification, only to show what the server presented.  Then a request
  * without credentials (expected: 401 with WWW-Authenticate: Basic) and,
- * for a Nextcloud URL, status.php (version, maintenance).  No password is
- * ever sent.  libcurl is used directly here, since this is the admin tool.
+ * for a Nextcloud-shaped URL, status.php (version, maintenance).  Only what
+ * is wrong warns: a server without status.php (Apache mod_dav, SabreDAV)
+ * is reported as nextcloud=no, which is information.  No password is ever
+ * sent.  libcurl is used directly here, since this is the admin tool.
  */
 #include "check.h"
 #include "ctl.h"
@@ -385,7 +387,7 @@ static const char *json_bool(const char *json, const char *key)
     return strncmp(at, "true", 4) == 0 ? "true" : strncmp(at, "false", 5) == 0 ? "false" : "-";
 }
 
-/* Nextcloud's status.php: version and maintenance flag; 404 means not Nextcloud. */
+/* Nextcloud's status.php: version and maintenance flag; anything else means not Nextcloud. */
 static void probe_nextcloud(struct probe *p)
 {
     struct body body;
@@ -399,16 +401,21 @@ static void probe_nextcloud(struct probe *p)
     status = request(p, url, "GET", &body, &ms);
     if (p->verbose)
         printf("# %s: GET %s -> %ld (%ld ms)\n", p->server->host, url, status, ms);
-    if (status == 404) {
-        snprintf(p->nextcloud, sizeof(p->nextcloud), "no");
-    } else if (status == 200 && strstr(body.text, "\"installed\"") != NULL) {
+    if (status == 200 && strstr(body.text, "\"installed\"") != NULL) {
         if (!json_string(body.text, "\"versionstring\"", p->nextcloud, sizeof(p->nextcloud)))
             snprintf(p->nextcloud, sizeof(p->nextcloud), "unknown");
         p->maintenance = json_bool(body.text, "\"maintenance\"");
         if (strcmp(p->maintenance, "true") == 0)
             raise_level(p, LEVEL_CRITICAL, "Nextcloud is in maintenance mode");
     } else {
-        raise_level(p, LEVEL_WARNING, "status.php gave no Nextcloud status");
+        /*
+         * Not Nextcloud (Apache mod_dav, SabreDAV, another product): the
+         * login works all the same, so this is information, not a warning.
+         */
+        snprintf(p->nextcloud, sizeof(p->nextcloud), "no");
+        if (p->verbose)
+            printf("# %s: no Nextcloud status.php (HTTP %ld): a WebDAV server of another kind;"
+                   " nothing to check there\n", p->server->host, status);
     }
 }
 
@@ -493,9 +500,12 @@ static int probe_options(int argc, char **argv, bool *verbose)
     int i = 1;
 
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--verbose") != 0 && strcmp(argv[i], "-v") != 0)
+        if (strcmp(argv[i], CTL_NO_CONFIG) == 0)
+            ctl_no_config = true;
+        else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
+            *verbose = true;
+        else
             return -1;
-        *verbose = true;
     }
     return i;
 }

@@ -107,6 +107,7 @@ static const char *const reserved_headers[] = {
 struct parser {
     struct hb_config *cfg;
     enum source seen[OPTION_COUNT];
+    unsigned line_of[OPTION_COUNT];  /* file line that set the key, 0 for an argument */
     enum source source;
     const char *where;      /* "argument" or the file name */
     unsigned line;          /* file line, 0 for arguments */
@@ -114,27 +115,134 @@ struct parser {
     size_t errlen;
 };
 
-/* Format "WHERE: key: message" into the parser's error buffer; returns -1. */
-static int fail(struct parser *p, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Format "WHERE[:LINE]: key: message" into the parser's error buffer; returns -1. */
+static int vfail_at(struct parser *p, const char *where, unsigned line, const char *key,
+                    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
-static int fail(struct parser *p, const char *key, const char *fmt, ...)
+static int vfail_at(struct parser *p, const char *where, unsigned line, const char *key,
+                    const char *fmt, va_list ap)
 {
     char msg[HB_ERROR_LEN];
-    va_list ap;
 
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (p->line > 0)
-        snprintf(p->err, p->errlen, "%s:%u: %s: %s", p->where, p->line, key, msg);
+    if (line > 0)
+        snprintf(p->err, p->errlen, "%s:%u: %s: %s", where, line, key, msg);
     else
-        snprintf(p->err, p->errlen, "%s: %s: %s", p->where, key, msg);
+        snprintf(p->err, p->errlen, "%s: %s: %s", where, key, msg);
     for (char *c = p->err; *c != '\0'; c++)
         if (hb_is_control((unsigned char) *c))
             *c = '?';    /* the message goes to syslog: no control characters */
     return -1;
 }
+
+/* An error at the place being read (file line or argument); returns -1. */
+static int fail(struct parser *p, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct parser *p, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfail_at(p, p->where, p->line, key, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const struct option *find_option(const char *key);
+
+/*
+ * Where key was set: "FILE" and its line when the config file set it,
+ * "argument" when a module argument did; for a key set nowhere, the config
+ * file (line 0) when there is one, else "argument".
+ */
+static const char *origin(const struct parser *p, const char *key, unsigned *line)
+{
+    const struct option *opt = find_option(key);
+    size_t i = opt != NULL ? (size_t) (opt - options) : 0;
+    enum source src = opt != NULL ? p->seen[i] : SOURCE_NONE;
+
+    *line = src == SOURCE_FILE ? p->line_of[i] : 0;
+    if (src == SOURCE_FILE || (src == SOURCE_NONE && p->cfg->config != NULL))
+        return p->cfg->config;
+    return "argument";
+}
+
+/*
+ * An error about key after both sources were read (the checks that
+ * involve several keys), placed where the key "at" was set: "FILE:LINE:
+ * key: message", the format of an error found while reading.  Returns -1.
+ */
+static int fail_near(struct parser *p, const char *at, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail_near(struct parser *p, const char *at, const char *key, const char *fmt, ...)
+{
+    unsigned line;
+    const char *where = origin(p, at, &line);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfail_at(p, where, line, key, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* An error placed where key itself was set. */
+#define fail_key(p, key, ...) fail_near(p, key, key, __VA_ARGS__)
+
+/* A warning about a key, in the error format, into cfg->warning. */
+static void warn_key(struct parser *p, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void warn_key(struct parser *p, const char *key, const char *fmt, ...)
+{
+    char *err = p->err;
+    size_t errlen = p->errlen;
+    unsigned line;
+    const char *where = origin(p, key, &line);
+    va_list ap;
+
+    p->err = p->cfg->warning;
+    p->errlen = sizeof(p->cfg->warning);
+    va_start(ap, fmt);
+    vfail_at(p, where, line, key, fmt, ap);
+    va_end(ap);
+    p->err = err;
+    p->errlen = errlen;
+}
+
+/* Edit distance of a and b (ASCII case ignored), capped at 9. */
+static unsigned edit_distance(const char *a, const char *b)
+{
+    unsigned row[64], diag, next;
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la >= 63 || lb >= 63)
+        return 9;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (unsigned) j;
+    for (size_t i = 1; i <= la; i++) {
+        diag = row[0];
+        row[0] = (unsigned) i;
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned cost = tolower((unsigned char) a[i - 1]) != tolower((unsigned char) b[j - 1]);
+            unsigned best = diag + cost;
+
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            next = row[j];
+            row[j] = best;
+            diag = next;
+        }
+    }
+    return row[lb] > 9 ? 9 : row[lb];
+}
+
+/* The known key closest to an unknown one, or NULL when none is close. */
+static const char *closest_key(const char *key);
 
 /* True when s holds a control character. */
 static bool has_control(const char *s)
@@ -151,6 +259,25 @@ static const struct option *find_option(const char *key)
         if (strcmp(options[i].name, key) == 0)
             return &options[i];
     return NULL;
+}
+
+static const char *closest_key(const char *key)
+{
+    const char *best = NULL;
+    unsigned best_distance = 9;
+    size_t len = strlen(key);
+    /* Close: at most 2 edits, and fewer than a third of the key's letters. */
+    unsigned limit = len >= 9 ? 2 : len >= 4 ? 1 : 0;
+
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        unsigned d = edit_distance(key, options[i].name);
+
+        if (d <= limit && d < best_distance) {
+            best = options[i].name;
+            best_distance = d;
+        }
+    }
+    return best;
 }
 
 /* Parse a decimal number within [min, max]; 0 on success. */
@@ -340,8 +467,13 @@ static int set_option(struct parser *p, const char *key, const char *value)
     size_t index;
     void *field;
 
-    if (opt == NULL)
-        return fail(p, key, "unknown key");
+    if (opt == NULL) {
+        const char *close = closest_key(key);
+
+        if (close != NULL)
+            return fail(p, key, "unknown key; did you mean %s?", close);
+        return fail(p, key, "unknown key; pam_httpbasic(8) lists the keys");
+    }
     index = (size_t) (opt - options);
     if (p->seen[index] == p->source && opt->type != OPT_URLS)
         return fail(p, key, "duplicate key");
@@ -350,6 +482,7 @@ static int set_option(struct parser *p, const char *key, const char *value)
     if (opt->type == OPT_URLS && p->seen[index] != p->source)
         free_servers(p->cfg);   /* arguments replace the file's list */
     p->seen[index] = p->source;
+    p->line_of[index] = p->line;
     field = (char *) p->cfg + opt->offset;
     if (opt->type == OPT_FLAG) {
         if (parse_flag(value, (bool *) field) != 0)
@@ -494,22 +627,22 @@ static int check_url(struct parser *p, struct hb_server *server)
     int rc = 0;
 
     if (u == NULL)
-        return fail(p, "url", "out of memory");
+        return fail_key(p, "url", "out of memory");
     if (curl_url_set(u, CURLUPART_URL, server->url, CURLU_NO_AUTHORITY) != CURLUE_OK
         || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
-        rc = fail(p, "url", "\"%s\" is not a valid URL", server->url);
+        rc = fail_key(p, "url", "\"%s\" is not a valid URL; write it as https://HOST/remote.php/dav/", server->url);
     else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
-        rc = fail(p, "url", "scheme %s is not allowed (https only)", scheme);
+        rc = fail_key(p, "url", "scheme %s is not allowed; use https://", scheme);
     else if (strcmp(scheme, "http") == 0 && !p->cfg->allow_http)
-        rc = fail(p, "url", "http:// sends passwords in clear text; use https:// or set allow_http");
+        rc = fail_key(p, "url", "http:// sends passwords in clear text; use https:// or set allow_http");
     else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0')
-        rc = fail(p, "url", "\"%s\" has no host", server->url);
+        rc = fail_key(p, "url", "\"%s\" has no host; write it as https://HOST/remote.php/dav/", server->url);
     else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK
              || curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
-        rc = fail(p, "url", "must not contain credentials");
+        rc = fail_key(p, "url", "must not contain credentials; remove the user:password@ part (the user's own credentials are sent)");
     else if (curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK || strlen(url) > MAX_VALUE_LEN
              || replace_string(&server->url, url) != 0)
-        rc = fail(p, "url", "\"%s\" cannot be normalised", server->url);
+        rc = fail_key(p, "url", "\"%s\" cannot be normalised", server->url);
     else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
         snprintf(server->host, sizeof(server->host), "%s:%s", host, port);
     else
@@ -534,7 +667,7 @@ static int check_proxy(struct parser *p)
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
         if (strncasecmp(proxy, schemes[i], strlen(schemes[i])) == 0)
             return 0;
-    return fail(p, "proxy", "must start with http://, https://, socks5:// or socks5h://");
+    return fail_key(p, "proxy", "must start with http://, https://, socks5:// or socks5h://; add the scheme");
 }
 
 /* True when key was set by an argument or the file. */
@@ -555,10 +688,10 @@ static int check_secret(struct parser *p)
     int rc = 0;
 
     if (hb_read_secret(p->cfg->secret_file, secret, &len, why, sizeof(why)) != 0)
-        rc = fail(p, "secret_file", "%s", why);
+        rc = fail_key(p, "secret_file", "%s; it must be a regular file owned by root (or the user the host runs as), mode 0600", why);
     else if (len < HB_SECRET_MIN)
-        rc = fail(p, "secret_file", "%s holds %zu bytes, at least %d are needed (openssl rand -hex 32 > FILE)",
-                  p->cfg->secret_file, len, HB_SECRET_MIN);
+        rc = fail_key(p, "secret_file", "%s holds %zu bytes, at least %d are needed; make a new one: openssl rand -hex 32 > %s",
+                  p->cfg->secret_file, len, HB_SECRET_MIN, p->cfg->secret_file);
     explicit_bzero(secret, sizeof(secret));
     return rc;
 }
@@ -578,18 +711,19 @@ static int check_store(struct parser *p)
     if (store == NULL) {
         for (size_t i = 0; i < sizeof(needs_store) / sizeof(needs_store[0]); i++)
             if (is_set(p, needs_store[i]))
-                return fail(p, needs_store[i], "needs store=");
+                return fail_key(p, needs_store[i], "needs store=; set store= or remove %s", needs_store[i]);
         return 0;
     }
     if (strncmp(store, "lmdb:/", 6) != 0 && strncmp(store, "redis://", 8) != 0
         && strncmp(store, "redis+unix:/", 12) != 0)
-        return fail(p, "store", "must be lmdb:/DIR, redis://HOST[:PORT][/DB] or redis+unix:/PATH[?db=N]");
+        return fail_key(p, "store", "must be lmdb:/DIR, redis://HOST[:PORT][/DB] or redis+unix:/PATH[?db=N]; for one host: store = lmdb:/var/cache/pam_httpbasic");
     if (p->cfg->secret_file == NULL)
-        return fail(p, "secret_file", "required with store= (openssl rand -hex 32 > FILE; chmod 600 FILE)");
+        return fail_near(p, "store", "secret_file", "required with store=; create one (openssl rand -hex 32 > FILE;"
+                         " chmod 600 FILE) and add secret_file = FILE");
     if (p->cfg->store_auth_file != NULL && strncmp(store, "lmdb:", 5) == 0)
-        return fail(p, "store_auth_file", "only for a Redis store");
+        return fail_key(p, "store_auth_file", "only for a Redis store; remove it, or use store = redis://...");
     if (p->cfg->guard_exempt != NULL && !hb_address_list_valid(p->cfg->guard_exempt, bad, sizeof(bad)))
-        return fail(p, "guard_exempt", "'%s' is not an address or network (a.b.c.d[/BITS], IPv6[/BITS], comma-separated)", bad);
+        return fail_key(p, "guard_exempt", "'%s' is not an address or network; write a.b.c.d[/BITS] or IPv6[/BITS], comma-separated", bad);
     return check_secret(p);
 }
 
@@ -598,9 +732,8 @@ static int check_complete(struct parser *p)
 {
     struct hb_config *cfg = p->cfg;
 
-    p->where = "config";
     if (cfg->server_count == 0)
-        return fail(p, "url", "missing (url=https://HOST/remote.php/dav/)");
+        return fail_key(p, "url", "missing; add url=https://HOST/remote.php/dav/");
     for (size_t i = 0; i < cfg->server_count; i++)
         if (check_url(p, &cfg->servers[i]) != 0)
             return -1;
@@ -608,23 +741,24 @@ static int check_complete(struct parser *p)
         return -1;
     if (cfg->connect_timeout_ms > cfg->timeout_ms) {
         if (is_set(p, "connect_timeout"))
-            return fail(p, "connect_timeout", "must not exceed timeout (%ld ms)", cfg->timeout_ms);
+            return fail_key(p, "connect_timeout", "must not exceed timeout (%ld ms); lower connect_timeout or raise timeout", cfg->timeout_ms);
         cfg->connect_timeout_ms = cfg->timeout_ms;   /* the default follows a short timeout */
     }
     if ((cfg->client_cert == NULL) != (cfg->client_key == NULL))
-        return fail(p, cfg->client_cert == NULL ? "client_cert" : "client_key",
-                    "client_cert and client_key go together");
+        return fail_near(p, cfg->client_cert == NULL ? "client_key" : "client_cert",
+                         cfg->client_cert == NULL ? "client_cert" : "client_key",
+                         "client_cert and client_key go together; set both or neither");
     if (check_store(p) != 0)
         return -1;
     if (cfg->timeout_ms < THROTTLE_TIMEOUT_MS)
-        snprintf(cfg->warning, sizeof(cfg->warning),
-                 "timeout=%ld ms is below %d ms: Nextcloud delays every request from a throttled"
-                 " address by up to 25 s, so such logins (right passwords included) will time out",
-                 cfg->timeout_ms, THROTTLE_TIMEOUT_MS);
+        warn_key(p, "timeout", "timeout=%ld ms is below %d ms: Nextcloud delays every request from a"
+                 " throttled address by up to 25 s, so such logins (right passwords included) will"
+                 " time out; raise timeout to %d or more", cfg->timeout_ms, THROTTLE_TIMEOUT_MS,
+                 THROTTLE_TIMEOUT_MS);
     for (size_t i = 0; i < cfg->ok_status_count; i++)
         for (size_t j = 0; j < cfg->deny_status_count; j++)
             if (cfg->ok_status[i] == cfg->deny_status[j])
-                return fail(p, "deny_status", "%ld is also in ok_status", cfg->ok_status[i]);
+                return fail_key(p, "deny_status", "%ld is also in ok_status; a status is either ok or denied", cfg->ok_status[i]);
     return 0;
 }
 

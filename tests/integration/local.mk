@@ -39,11 +39,16 @@ integration_tests = \
 	tests/integration/t_guard.sh \
 	tests/integration/t_ctl.sh \
 	tests/integration/t_cache.sh \
-	tests/integration/t_cache_attacks.sh
+	tests/integration/t_cache_attacks.sh \
+	tests/integration/t_docs.sh \
+	tests/integration/t_fail2ban.sh \
+	tests/integration/t_demo_packages.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \
 	tests/integration/lib.sh \
+	tests/integration/doc_snippets.py \
+	tests/integration/shell_commands.py \
 	tests/server/webdav.sh \
 	tests/server/redis.sh \
 	tests/server/fault_server.py \

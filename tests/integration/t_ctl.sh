@@ -9,6 +9,10 @@ CTL=$top_builddir/pam_httpbasic-ctl
 [ -x "$CTL" ] || bail_out "pam_httpbasic-ctl not built: $CTL"
 start_webdav
 PW=Alice-App-Pass-1
+# The tool's default config file (/etc/security/pam_httpbasic.conf) is
+# pointed at a file that does not exist, so that a machine with the package
+# installed runs these tests the same; the default-file tests set it.
+export PAM_HTTPBASIC_CTL_CONFIG=$TEST_TMP/absent.conf
 GOOD=("url=$WD_URL" "cafile=$WD_CA")
 
 # ctl [--stdin TEXT] ARGS...: run the tool; OUT, ERR (files), RC, TEXT (stdout+stderr).
@@ -60,9 +64,10 @@ store_auth_file = $TEST_TMP/redis-auth
 user_strip_domain
 EOF
 chmod 0644 "$TEST_TMP/good.conf"
-ctl check "config=$TEST_TMP/good.conf" timeout=5000
-is "$RC" 0 "check config=FILE: exit 0"
-like "$TEXT" '^timeout = 5000$' "check config=FILE: arguments override the file"
+ctl check "config=$TEST_TMP/good.conf" timeout=30000
+is "$RC" 1 "check config=FILE: exit 1 (no Redis at 127.0.0.1:6379 with that password)"
+like "$TEXT" '^timeout = 30000$' "check config=FILE: arguments override the file"
+like "$TEXT" "config error: $TEST_TMP/good.conf:4: store: " "check config=FILE: the store error names file, line and key"
 like "$TEXT" '^user_strip_domain = yes$' "check config=FILE: a bare key sets a flag"
 like "$TEXT" "^secret_file = $TEST_TMP/secret\$" "check config=FILE: secret_file is named"
 like "$TEXT" '^store = redis://\*\*\*@127\.0\.0\.1:6379/0$' "check config=FILE: store credentials are masked"
@@ -75,10 +80,11 @@ like "$TEXT" "$TEST_TMP/bad.conf:2: timeout: \"fast\" is not a number" "check: t
 ctl check "url=$WD_URL" bogus_key=1
 is "$RC" 1 "check: an unknown key exits 1"
 like "$TEXT" 'argument: bogus_key: unknown key' "check: the error names the unknown key"
+like "$(tail -n 1 "$OUT")" '^1 error, 0 warnings$' "check: a config error ends with the count line"
 chmod 0666 "$TEST_TMP/bad.conf"
 ctl check "config=$TEST_TMP/bad.conf"
 is "$RC" 1 "check: a world-writable config file exits 1"
-ctl check
+PAM_HTTPBASIC_CTL_CONFIG='' ctl check
 like "$TEXT" '/etc/security/pam_httpbasic\.conf' "check without arguments reads /etc/security/pam_httpbasic.conf"
 
 # --service: every line that loads the module, by bare name or path.
@@ -95,6 +101,7 @@ EOF
 ctl check --service mail --service-dir "$TEST_TMP/pam.d"
 is "$RC" 0 "check --service: four valid lines exit 0"
 is "$(grep -c '^/.*/pam.d/mail:[0-9]*: ok$' "$OUT")" 4 "check --service: four lines reported ok"
+is "$(tail -n 1 "$OUT")" OK "check --service: ends with OK"
 like "$TEXT" 'pam\.d/mail:3: auth required pam_httpbasic\.so' "check --service: line 3 (bare name) with its number"
 like "$TEXT" 'pam\.d/mail:4: account required /usr/lib/.*/pam_httpbasic\.so' "check --service: line 4 (path, continued) with its number"
 like "$TEXT" 'pam\.d/mail:6: -session' "check --service: line 6 (-session)"
@@ -105,6 +112,7 @@ ctl check --service mail --service-dir "$TEST_TMP/pam.d"
 is "$RC" 1 "check --service: one bad line exits 1"
 like "$TEXT" 'pam\.d/mail:7: account required pam_httpbasic\.so' "check --service: an account line needs no arguments"
 like "$TEXT" 'pam\.d/mail:8: config error' "check --service: the bad line is named by its number"
+like "$(tail -n 1 "$OUT")" '^1 error, 0 warnings$' "check --service: the count line"
 like "$TEXT" 'timeout: "soon" is not a number' "check --service: with the module's error text"
 echo "auth required pam_httpbasic.so" >"$TEST_TMP/pam.d/no-args"
 ctl check --service no-args --service-dir "$TEST_TMP/pam.d"
@@ -115,6 +123,126 @@ ctl check --service other-svc --service-dir "$TEST_TMP/pam.d"
 is "$RC" 1 "check --service: a service without the module exits 1"
 ctl check --service ../etc/passwd --service-dir "$TEST_TMP/pam.d"
 is "$RC" 1 "check --service: a path as service name is refused"
+
+# ------------------------------------------- arguments add to the default ---
+# Arguments add to (override) the default config file instead of replacing it.
+printf 'url = %s\ncafile = %s\n' "$WD_URL" "$WD_CA" >"$TEST_TMP/default.conf"
+chmod 0644 "$TEST_TMP/default.conf"
+PAM_HTTPBASIC_CTL_CONFIG=$TEST_TMP/default.conf ctl check debug
+is "$RC" 0 "default file + argument: check debug exits 0"
+like "$TEXT" "^url = $WD_URL\$" "default file + argument: the file's url is kept"
+like "$TEXT" '^debug = yes$' "default file + argument: the argument is added"
+unlike "$TEXT" 'url: missing' "default file + argument: no 'url: missing'"
+PAM_HTTPBASIC_CTL_CONFIG=$TEST_TMP/default.conf ctl check "url=https://127.0.0.1:1/remote.php/dav/"
+like "$TEXT" '^url = https://127\.0\.0\.1:1/remote\.php/dav/$' "default file + url=: the argument overrides the file's url"
+like "$TEXT" "^cafile = $WD_CA\$" "default file + url=: the file's other keys stay"
+PAM_HTTPBASIC_CTL_CONFIG=$TEST_TMP/default.conf ctl check --no-config debug
+is "$RC" 1 "--no-config: the default file is not read"
+like "$TEXT" 'url: missing' "--no-config: only the arguments (url missing)"
+PAM_HTTPBASIC_CTL_CONFIG=$TEST_TMP/default.conf ctl --stdin "$PW"$'\n' login alice@example.org user_strip_domain
+is "$RC" 0 "default file + argument: login alice@example.org user_strip_domain logs in"
+PAM_HTTPBASIC_CTL_CONFIG=$TEST_TMP/default.conf ctl probe --verbose debug
+is "$RC" 0 "default file + argument: probe --verbose debug exits 0"
+ctl check debug
+like "$TEXT" 'absent\.conf does not exist: only the arguments are used' "no default file: a note says only the arguments are used"
+
+# ---------------------------------------------------------- check preflight ---
+# check opens every file the configuration names and the store, prints the
+# module's warnings, and ends with OK or "N errors, M warnings".
+ctl check "${GOOD[@]}"
+is "$(tail -n 1 "$OUT")" OK "preflight: a good configuration ends with OK"
+like "$TEXT" '^cache: none \(no store=\)$' "preflight: says when there is no cache"
+printf 'url = %s\ncafile = %s\n' "$WD_URL" "$TEST_TMP/no-such-ca.pem" >"$TEST_TMP/pre.conf"
+chmod 0644 "$TEST_TMP/pre.conf"
+ctl check "config=$TEST_TMP/pre.conf"
+is "$RC" 1 "preflight: a cafile that does not exist exits 1"
+like "$TEXT" "config error: $TEST_TMP/pre\\.conf:2: cafile: cannot open .*no-such-ca\\.pem.*; " \
+    "preflight: missing cafile: FILE:LINE: KEY: problem; what to do"
+is "$(tail -n 1 "$OUT")" "1 error, 0 warnings" "preflight: missing cafile: the count line"
+echo 'not a certificate' >"$TEST_TMP/junk.pem"
+ctl check "url=$WD_URL" "cafile=$TEST_TMP/junk.pem"
+like "$TEXT" 'config error: argument: cafile: .*holds no PEM certificate' "preflight: a cafile without a certificate"
+ctl check "url=$WD_URL" "capath=$TEST_TMP"
+like "$TEXT" 'config error: argument: capath: .*no hashed certificate names.*openssl rehash' "preflight: a capath without hashed names"
+ctl check "url=$WD_URL" "capath=$WD/capath"
+is "$RC" 0 "preflight: the test CA's hashed capath is fine"
+ctl check "${GOOD[@]}" timeout=20000
+is "$RC" 2 "preflight: the module's timeout warning alone exits 2"
+like "$TEXT" 'config warning: argument: timeout: timeout=20000 ms is below 26000 ms.*; raise timeout' \
+    "preflight: the module's config warning, in the error format"
+is "$(tail -n 1 "$OUT")" "0 errors, 1 warning" "preflight: the count line counts the warning"
+ctl check "${GOOD[@]}" insecure_skip_verify
+like "$TEXT" 'config warning: argument: insecure_skip_verify: ' "preflight: insecure_skip_verify is a warning"
+cp "$WD/client.key" "$TEST_TMP/client-open.key"
+chmod 0644 "$TEST_TMP/client-open.key"
+ctl check "${GOOD[@]}" "client_cert=$WD/client.pem" "client_key=$TEST_TMP/client-open.key"
+like "$TEXT" 'config warning: argument: client_key: .*readable or writable by group or others; chmod 600' \
+    "preflight: a client key readable by others warns"
+ctl check "${GOOD[@]}" "client_cert=$WD/client.pem" "client_key=$TEST_TMP/no-such.key"
+like "$TEXT" 'config error: argument: client_key: cannot open .*no-such\.key' "preflight: an unreadable client key is an error"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$TEST_TMP/other.key" 2>/dev/null
+chmod 0600 "$TEST_TMP/other.key"
+ctl check "${GOOD[@]}" "client_cert=$WD/client.pem" "client_key=$TEST_TMP/other.key"
+like "$TEXT" 'config error: argument: client_key: .*does not belong to the certificate' "preflight: a key that does not match the certificate"
+cp "$WD/client.key" "$TEST_TMP/client.key"
+chmod 0600 "$TEST_TMP/client.key"
+ctl check "${GOOD[@]}" "client_cert=$WD/client.pem" "client_key=$TEST_TMP/client.key"
+is "$(tail -n 1 "$OUT")" OK "preflight: the test client certificate and key are fine"
+# The store, through the module's own code.
+printf '%s\n' 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef >"$TEST_TMP/pre.secret"
+chmod 0600 "$TEST_TMP/pre.secret"
+mkdir "$TEST_TMP/open-store"
+chmod 0770 "$TEST_TMP/open-store"
+printf 'url = %s\ncafile = %s\nsecret_file = %s\nstore = lmdb:%s\n' "$WD_URL" "$WD_CA" "$TEST_TMP/pre.secret" \
+    "$TEST_TMP/open-store" >"$TEST_TMP/store.conf"
+chmod 0644 "$TEST_TMP/store.conf"
+ctl check "config=$TEST_TMP/store.conf"
+is "$RC" 1 "preflight: a group-writable LMDB directory exits 1"
+like "$TEXT" "config error: $TEST_TMP/store\\.conf:4: store: .*writable by group or others; " \
+    "preflight: the LMDB error names the file and line of store="
+mkdir -m 0700 "$TEST_TMP/good-store"
+ctl check "config=$TEST_TMP/store.conf" "store=lmdb:$TEST_TMP/good-store" cache_fresh=600 \
+    "url=$WD_URL https://127.0.0.1:1/remote.php/dav/"
+is "$RC" 0 "preflight: a good LMDB store exits 0"
+like "$TEXT" "store: lmdb:.*good-store answered" "preflight: the LMDB store was opened"
+like "$TEXT" "cache: records in store=lmdb:$TEST_TMP/good-store of the server list \\(2 urls; set cache_realm" \
+    "preflight: names the store and the server list that key the cache records"
+ctl check "config=$TEST_TMP/store.conf" "store=lmdb:$TEST_TMP/good-store" cache_fresh=600 cache_realm=nc-prod \
+    "url=$WD_URL https://127.0.0.1:1/remote.php/dav/"
+like "$TEXT" 'cache: records in store=lmdb:.* of realm "nc-prod" with method=PROPFIND .*TLS verified' \
+    "preflight: with cache_realm, names the realm and the verdict settings"
+ctl check "config=$TEST_TMP/pre.conf" "secret_file=$TEST_TMP/no-such.secret" "store=lmdb:$TEST_TMP/good-store" "cafile=$WD_CA"
+like "$TEXT" 'config error: argument: secret_file: cannot open .*; it must be' "preflight: secret_file errors in the one format"
+printf 'url = ftp://cloud.example/\n' >"$TEST_TMP/ftp.conf"
+chmod 0644 "$TEST_TMP/ftp.conf"
+ctl check "config=$TEST_TMP/ftp.conf"
+like "$TEXT" "config error: $TEST_TMP/ftp\\.conf:1: url: scheme ftp is not allowed; use https://" "preflight: url errors name file and line"
+printf 'timeout = 30000\n' >"$TEST_TMP/nourl.conf"
+chmod 0644 "$TEST_TMP/nourl.conf"
+ctl check "config=$TEST_TMP/nourl.conf"
+like "$TEXT" "config error: $TEST_TMP/nourl\\.conf: url: missing; add url=" "preflight: a missing url names the file"
+ctl check "url=$WD_URL" timout=30000
+like "$TEXT" 'argument: timout: unknown key; did you mean timeout\?' "preflight: did you mean, for a misspelt key"
+printf 'url = %s\nuser_strip_domian\n' "$WD_URL" >"$TEST_TMP/typo.conf"
+chmod 0644 "$TEST_TMP/typo.conf"
+ctl check "config=$TEST_TMP/typo.conf"
+like "$TEXT" "$TEST_TMP/typo\\.conf:2: user_strip_domian: unknown key; did you mean user_strip_domain\\?" "preflight: did you mean, in a file"
+if command -v redis-server >/dev/null; then
+    start_redis
+    R=("${GOOD[@]}" "secret_file=$TEST_TMP/pre.secret" "store=redis://127.0.0.1:$RD_PORT")
+    ctl check "${R[@]}" "store_auth_file=$RD/auth-acl"
+    is "$RC" 0 "preflight: Redis with the right password exits 0"
+    like "$TEXT" 'store: redis://.* answered \(connect, AUTH, SELECT and a GET\)' "preflight: Redis round trip"
+    ctl check "${R[@]}" "store_auth_file=$RD/auth-wrong"
+    is "$RC" 1 "preflight: Redis refusing the password exits 1"
+    like "$TEXT" 'config error: argument: store: .*AUTH.*; check that Redis runs' "preflight: the refused AUTH is named"
+    unlike "$TEXT" "$(cut -d' ' -f2 "$RD/auth-wrong")" "preflight: the Redis password is never printed"
+    ctl check "${R[@]}" "store_auth_file=$TEST_TMP/no-such.auth"
+    like "$TEXT" 'config error: argument: store_auth_file: cannot open' "preflight: a missing store_auth_file"
+    stop_redis
+else
+    skip "preflight: Redis" "redis-server not installed"
+fi
 
 # ------------------------------------------------------------------ probe ---
 LINE_RE='^server=127\.0\.0\.1:[0-9]+ status=(OK|WARNING|CRITICAL) dns_ms=([0-9]+|-) connect_ms=([0-9]+|-) tls_ms=([0-9]+|-) tls=[^ ]+ cert_days=(-?[0-9]+|-) verify=[a-z-]+ http=[0-9]+ auth=[a-z-]+ http_ms=([0-9]+|-) nextcloud=[^ ]+ maintenance=(true|false|-)( error=".*")?$'
@@ -199,6 +327,10 @@ class H(http.server.BaseHTTPRequestHandler):
         if self.path != "/status.php":
             return self.reply(404, b"")
         m = open(state).read().strip()
+        if m == "plain":
+            return self.reply(401, b"", [("WWW-Authenticate", 'Basic realm="WebDAV"')])
+        if m == "html":
+            return self.reply(200, b"<html><body>It works</body></html>", [("Content-Type", "text/html")])
         self.reply(200, ('{"installed":true,"maintenance":%s,"needsDbUpgrade":false,"version":"29.0.6.1",'
                          '"versionstring":"29.0.6","edition":"","productname":"Nextcloud","extendedSupport":false}' % m).encode(),
                    [("Content-Type", "application/json")])
@@ -219,6 +351,21 @@ NC_URL=https://127.0.0.1:$(cat "$TEST_TMP/nc.port")/remote.php/dav/files/alice/
 probe_tls 1 "certificate expiring in 5 days" 'status=WARNING .*cert_days=[45] verify=ok http=401 auth=basic .*nextcloud=29\.0\.6 maintenance=false' \
     "url=$NC_URL" "cafile=$WD_CA"
 like "$TEXT" 'HTTPBASIC WARNING - .*certificate expires in [45] days' "probe: expiring certificate: summary says so"
+# A WebDAV server without Nextcloud's status.php (Apache mod_dav with auth on
+# the whole tree answers 401 there, another product an HTML page):
+# information, not a warning.  The same look-alike, with the test server's
+# long-lived certificate.
+echo plain >"$TEST_TMP/plain.state"
+python3 "$TEST_TMP/nc.py" "$WD/server.pem" "$WD/server.key" "$TEST_TMP/plain.port" "$TEST_TMP/plain.state" \
+    >"$TEST_TMP/plain.out" 2>&1 &
+_FAULT_PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$TEST_TMP/plain.port" ] && break; sleep 0.05; done
+PLAIN_URL=https://127.0.0.1:$(cat "$TEST_TMP/plain.port")/remote.php/dav/
+probe_tls 0 "status.php answered 401 (not Nextcloud)" 'status=OK .*http=401 auth=basic .*nextcloud=no ' \
+    "url=$PLAIN_URL" "cafile=$WD_CA"
+like "$TEXT" '^HTTPBASIC OK - ' "probe: not Nextcloud: the summary is OK"
+echo html >"$TEST_TMP/plain.state"
+probe_tls 0 "status.php answered an HTML page (not Nextcloud)" 'status=OK .*nextcloud=no ' "url=$PLAIN_URL" "cafile=$WD_CA"
 echo true >"$TEST_TMP/nc.state"
 probe_tls 2 "Nextcloud in maintenance mode" 'status=CRITICAL .*nextcloud=29\.0\.6 maintenance=true' \
     "url=$NC_URL" "cafile=$WD_CA"

@@ -44,7 +44,7 @@ is "$AUTH" PAM_SUCCESS "comments on their own line still work"
 write_service short "${BASE[@]}" timeout=5000
 run_driver --password "$PW" short alice
 is "$AUTH" PAM_SUCCESS "timeout=5000: still a legal setting"
-like "$(module_log_prio)" '^4 config warning: timeout=5000 ms is below 26000 ms: Nextcloud delays' \
+like "$(module_log_prio)" '^4 config warning: argument: timeout: timeout=5000 ms is below 26000 ms: Nextcloud delays' \
     "timeout=5000: a warning naming the throttle"
 write_service long "${BASE[@]}" timeout=26000
 run_driver --password "$PW" long alice

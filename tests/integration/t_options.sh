@@ -316,6 +316,27 @@ printf '= 5\n' >"$CONF"
 conf_error "with a line without key" "$CONF:1"
 printf 'cafile = %s\n' "$WD_CA" >"$CONF"
 conf_error "without url" "url"
+# One format for every error the module logs, "FILE:LINE: KEY: problem; what
+# to do", the checks after reading included (issue 17: secret_file, url and
+# store errors used to lack file and line), and "did you mean" for a typo.
+printf 'url = %s\ncafile = %s\nstore = lmdb:%s/store\nsecret_file = %s/no-such.secret\n' \
+    "$WD_URL" "$WD_CA" "$TEST_TMP" "$TEST_TMP" >"$CONF"
+conf_error "with a missing secret_file" "$CONF:4: secret_file: cannot open .*; it must be"
+printf 'url = %s\nstore = lmdb:%s/store\n' "$WD_URL" "$TEST_TMP" >"$CONF"
+conf_error "with a store but no secret_file" "$CONF:2: secret_file: required with store=; "
+printf 'cafile = %s\nurl = http://127.0.0.1/\n' "$WD_CA" >"$CONF"
+conf_error "with an http:// url" "$CONF:2: url: http:// sends passwords in clear text"
+printf 'url = %s\nstore = memcached://127.0.0.1\nsecret_file = /x\n' "$WD_URL" >"$CONF"
+conf_error "with an unknown store scheme" "$CONF:2: store: must be lmdb:/DIR.*; for one host"
+printf 'url = %s\ncache_stale = 60\n' "$WD_URL" >"$CONF"
+conf_error "with cache_stale but no store" "$CONF:2: cache_stale: needs store=; "
+printf 'url = %s\nuser_stirp_domain\n' "$WD_URL" >"$CONF"
+conf_error "with a misspelt key" "$CONF:2: user_stirp_domain: unknown key; did you mean user_strip_domain\\?"
+printf 'url = %s\ncafile = %s\ntimeout = 20000\n' "$WD_URL" "$WD_CA" >"$CONF"
+write_service confwarn "config=$CONF"
+run_driver --password "$PW" confwarn alice
+like "$(module_log)" "^config warning: $CONF:3: timeout: timeout=20000 ms is below 26000 ms.*; raise timeout" \
+    "config warning: in the error format, with file and line"
 printf 'url = %s\ncafile = %s\n' "$WD_URL" "$WD_CA" >"$CONF"
 chmod 0666 "$CONF"
 conf_error "that is world-writable" "$CONF.*writable"

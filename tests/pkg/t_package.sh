@@ -9,7 +9,10 @@
 #   4. a pam.d service naming the module by its bare name, driven by
 #      pamtester (the real libpam, no pam_wrapper) against the test WebDAV
 #      server; pam_httpbasic-ctl check --service and probe against it;
-#   5. dpkg --remove keeps the conffile, dpkg --purge leaves no file behind.
+#   5. a login with store = lmdb:/var/cache/pam_httpbasic, so the module
+#      creates its cache directory there;
+#   6. dpkg --remove keeps the conffile; dpkg --purge leaves no file behind,
+#      removes the cache directory the module created, and warns of nothing.
 # It installs into the real system, so it needs root, refuses to touch an
 # already installed libpam-httpbasic, and purges the package, removes its
 # pam.d service and stops its server on every exit (trap).
@@ -21,7 +24,7 @@ PKG=libpam-httpbasic
 SERVICE=pamhb-pkgtest-$$
 PW=Alice-App-Pass-1
 N=0 PASSED=0 FAILED=0
-TMP= WD= INSTALLED=0
+TMP= WD= INSTALLED=0 CACHE_TEST=0
 
 pass() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $*"; }
 fail() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
@@ -33,6 +36,7 @@ finish() { echo "1..$N"; echo "$PASSED passed, $FAILED failed"; [ "$FAILED" = 0 
 
 cleanup() {
     rm -f "/etc/pam.d/$SERVICE"
+    [ "$CACHE_TEST" = 1 ] && rm -rf /var/cache/pam_httpbasic
     [ -n "$WD" ] && bash "$SRC/tests/server/webdav.sh" stop "$WD" >/dev/null 2>&1
     if [ "$INSTALLED" = 1 ]; then
         dpkg --purge "$PKG" >/dev/null 2>&1 || echo "# cleanup: dpkg --purge $PKG failed" >&2
@@ -95,7 +99,9 @@ else
 fi
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 FILES=$(dpkg -L "$PKG")
-for f in "/usr/lib/$MA/security/pam_httpbasic.so" /usr/sbin/pam_httpbasic-ctl \
+# libpam-modules' directory: next to libpam.so.0 (/lib/MA up to Debian 12, /usr/lib/MA from 13).
+PAMDIR=$(dirname "$(dpkg -L "libpam0g:$(dpkg-architecture -qDEB_HOST_ARCH)" | grep -m1 '/libpam\.so\.0$')")/security
+for f in "$PAMDIR/pam_httpbasic.so" /usr/sbin/pam_httpbasic-ctl \
     /usr/share/man/man8/pam_httpbasic.8.gz /usr/share/man/man8/pam_httpbasic-ctl.8.gz \
     /etc/security/pam_httpbasic.conf /usr/share/doc/$PKG/examples/pam_httpbasic.conf \
     /usr/share/doc/$PKG/examples/pam.d/dovecot-nextcloud /usr/share/doc/$PKG/copyright; do
@@ -127,6 +133,20 @@ if bash "$SRC/tests/server/webdav.sh" start "$WD" >"$TMP/webdav.log" 2>&1; then
     rc=$?
     sed 's/^/# /' "$TMP/probe.log"
     is "$rc" 0 "pam_httpbasic-ctl probe against the test server exits 0"
+    # The credential cache at its documented place: the module creates the
+    # directory at the first login; purge must remove it.
+    if [ -e /var/cache/pam_httpbasic ]; then
+        pass "the module creates /var/cache/pam_httpbasic # SKIP it exists already; not touching it"
+        CACHE_TEST=0
+    else
+        CACHE_TEST=1
+        (umask 077; openssl rand -hex 32 >"$TMP/secret")
+        printf 'auth    required pam_httpbasic.so url=%s cafile=%s store=lmdb:/var/cache/pam_httpbasic secret_file=%s cache_fresh=60\naccount required pam_httpbasic.so\n' \
+            "$URL" "$WD/ca.pem" "$TMP/secret" >"/etc/pam.d/$SERVICE"
+        printf '%s\n' "$PW" | timeout -k 5 120 pamtester "$SERVICE" alice authenticate acct_mgmt >"$TMP/pt3.log" 2>&1
+        is "$?" 0 "pamtester with store = lmdb:/var/cache/pam_httpbasic"
+        check "the module created /var/cache/pam_httpbasic" [ -f /var/cache/pam_httpbasic/data.mdb ]
+    fi
     rm -f "/etc/pam.d/$SERVICE"
 else
     fail "the test WebDAV server starts"
@@ -139,7 +159,7 @@ echo "# not modified: the example conffile" >>/etc/security/pam_httpbasic.conf
 dpkg --remove "$PKG" >"$TMP/remove.log" 2>&1
 is "$?" 0 "dpkg --remove"
 check "after remove: the modified conffile is kept" [ -f /etc/security/pam_httpbasic.conf ]
-check "after remove: the module is gone" [ ! -e "/usr/lib/$MA/security/pam_httpbasic.so" ]
+check "after remove: the module is gone" [ ! -e "$PAMDIR/pam_httpbasic.so" ]
 dpkg --purge "$PKG" >"$TMP/purge.log" 2>&1
 is "$?" 0 "dpkg --purge"
 INSTALLED=0
@@ -151,5 +171,14 @@ check "after purge: /etc/security/pam_httpbasic.conf is gone" [ ! -e /etc/securi
 check "after purge: no .dpkg-* leftovers in /etc/security" \
     bash -c '! ls /etc/security/pam_httpbasic.conf.* >/dev/null 2>&1'
 check "after purge: /usr/share/doc/$PKG is gone" [ ! -e "/usr/share/doc/$PKG" ]
+if [ "$CACHE_TEST" = 1 ]; then
+    check "after purge: /var/cache/pam_httpbasic (made by the module) is gone" [ ! -e /var/cache/pam_httpbasic ]
+fi
+if grep -qi 'warning' "$TMP/remove.log" "$TMP/purge.log"; then
+    fail "remove and purge print no warning"
+    grep -hi 'warning' "$TMP/remove.log" "$TMP/purge.log" | sed 's/^/#   /'
+else
+    pass "remove and purge print no warning"
+fi
 
 finish

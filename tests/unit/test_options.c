@@ -151,7 +151,7 @@ static void test_error_has_no_control_characters(void **state)
 
     (void) state;
     assert_int_equal(load(&cfg, err, argv), -1);
-    assert_string_equal(err, "argument: ?[2Jfake: unknown key");
+    assert_string_equal(err, "argument: ?[2Jfake: unknown key; pam_httpbasic(8) lists the keys");
     hb_config_free(&cfg);
 }
 
