@@ -208,7 +208,7 @@ static void log_sending(pam_handle_t *pamh, const struct hb_config *cfg, const s
 
     if (!cfg->debug)
         return;
-    hb_log_escape(login->http_user, http_user_log, sizeof(http_user_log));
+    hb_log_field(login->http_user, http_user_log, sizeof(http_user_log));
     pam_syslog(pamh, LOG_DEBUG, "sending %s %s as user %s (timeout %ld ms, %zu server(s))",
                cfg->method, cfg->servers[0].url, http_user_log, cfg->timeout_ms, cfg->server_count);
 }

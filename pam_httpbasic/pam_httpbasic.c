@@ -92,8 +92,8 @@ static int gather_inputs(pam_handle_t *pamh, const struct hb_config *cfg, struct
         return rc;
     pam_get_item(pamh, PAM_RHOST, &rhost);
     login->rhost = rhost;
-    hb_log_escape(login->user, login->user_log, sizeof(login->user_log));
-    hb_log_escape(login->rhost, login->rhost_log, sizeof(login->rhost_log));
+    hb_log_field(login->user, login->user_log, sizeof(login->user_log));
+    hb_log_field(login->rhost, login->rhost_log, sizeof(login->rhost_log));
     rc = get_password(pamh, cfg, &login->password);
     if (rc != PAM_SUCCESS)
         return rc;

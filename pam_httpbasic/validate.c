@@ -161,7 +161,7 @@ enum hb_input hb_map_user(const struct hb_config *cfg, const char *user, char ou
     return hb_check_user(out);
 }
 
-void hb_log_escape(const char *s, char *out, size_t outlen)
+static void escape(const char *s, char *out, size_t outlen, bool field)
 {
     size_t o = 0;
 
@@ -174,7 +174,7 @@ void hb_log_escape(const char *s, char *out, size_t outlen)
         s = "-";
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char) *s;
-        int plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+        int plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && !(field && (c == ' ' || c == '='));
         size_t need = plain ? 1 : 4;
 
         if (o + need + 4 > outlen) {
@@ -187,6 +187,16 @@ void hb_log_escape(const char *s, char *out, size_t outlen)
             o += (size_t) snprintf(out + o, outlen - o, "\\x%02x", c);
     }
     out[o] = '\0';
+}
+
+void hb_log_escape(const char *s, char *out, size_t outlen)
+{
+    escape(s, out, outlen, false);
+}
+
+void hb_log_field(const char *s, char *out, size_t outlen)
+{
+    escape(s, out, outlen, true);
 }
 
 /* One address or network of an address list: family, bytes, prefix bits. */

@@ -81,4 +81,12 @@ bool hb_address_in_list(const char *list, const char *ip);
  */
 void hb_log_escape(const char *s, char *out, size_t outlen);
 
+/*
+ * The same for the value of a KEY=VALUE field of a log line (user=,
+ * rhost=): a space and '=' become \x20 and \x3d as well, so that a user
+ * name can never add a field of its own (a fake "rhost=" that a log reader
+ * such as fail2ban would take for the client's address).
+ */
+void hb_log_field(const char *s, char *out, size_t outlen);
+
 #endif
