@@ -530,11 +530,11 @@ static void confirm_silence(const struct hb_config *cfg, const char *url, bool *
 }
 
 /*
- * Tell health.c what attempt says about server index (hb_evidence), sending
- * the anonymous request when that is needed to decide.
+ * Decide what attempt says about server index (hb_evidence), sending the
+ * anonymous request when that is needed, and tell health.c when note.
  */
-static void note_health(const struct hb_config *cfg, struct hb_store *store, size_t index,
-                        bool connect_failure, struct hb_attempt *attempt)
+static void weigh_evidence(const struct hb_config *cfg, struct hb_store *store, size_t index,
+                           bool connect_failure, bool note, struct hb_attempt *attempt)
 {
     const char *url = cfg->servers[index].url;
     struct hb_evidence_facts facts = {
@@ -552,8 +552,18 @@ static void note_health(const struct hb_config *cfg, struct hb_store *store, siz
         facts.confirmed = true;
         attempt->evidence = hb_evidence(&facts);
     }
-    if (attempt->evidence == HB_EVIDENCE_UP || attempt->evidence == HB_EVIDENCE_DOWN)
+    if (note && (attempt->evidence == HB_EVIDENCE_UP || attempt->evidence == HB_EVIDENCE_DOWN))
         hb_health_note(cfg, store, url, attempt->evidence == HB_EVIDENCE_UP);
+}
+
+bool hb_outcome_confirmed_outage(const struct hb_outcome *out)
+{
+    bool confirmed = out->verdict == HB_UNAVAILABLE && out->attempt_count > 0;
+
+    for (size_t i = 0; i < out->attempt_count; i++)
+        confirmed = confirmed && (out->attempts[i].http_status != 0
+                                  || out->attempts[i].evidence == HB_EVIDENCE_DOWN);
+    return confirmed;
 }
 
 /* Try the servers in order until one gives a usable answer. */
@@ -579,8 +589,8 @@ static void try_servers(struct request *req, const struct hb_config *cfg, struct
         }
         out->attempt_count++;
         attempt_server(req, cfg, i, attempt, &connect_failure);
-        if (failover)
-            note_health(cfg, store, i, connect_failure, attempt);
+        if (failover || store != NULL)
+            weigh_evidence(cfg, store, i, connect_failure, failover, attempt);
         out->verdict = attempt->verdict;
         if (attempt->verdict == HB_OK)
             hb_207_account(req->sink.prefix, req->sink.prefix_len, out->account);

@@ -54,8 +54,8 @@ struct hb_attempt {
     long http_status;        /* 0 when no answer came */
     long elapsed_ms;
     char error[HB_ERROR_LEN];/* why there was no usable answer, or "" */
-    enum hb_evidence evidence;  /* what it told health.c (NONE when health is not
-                                 * used: one server without a store, or retry 0) */
+    enum hb_evidence evidence;  /* what it says about the server (NONE without a store
+                                 * and without failover: then nothing is weighed) */
 };
 
 /* The result of a check: the last attempt decides. */
@@ -162,6 +162,16 @@ struct hb_evidence_facts {
  * else HB_EVIDENCE_NONE.
  */
 enum hb_evidence hb_evidence(const struct hb_evidence_facts *facts);
+
+/*
+ * True when out is an outage the servers themselves declared: no usable
+ * answer, and every attempt either got an HTTP status (a 503, another
+ * status) or got none with confirmed evidence (HB_EVIDENCE_DOWN).  False
+ * for a login of a setuid process, of a stopped one, or whose request was
+ * only slow or silent for this client (the server answered the anonymous
+ * request): the stale window should not answer those.
+ */
+bool hb_outcome_confirmed_outage(const struct hb_outcome *out);
 
 #define HB_STACK_WIPE (16 * 1024)   /* bytes of dead stack hb_wipe_stack() clears */
 

@@ -233,6 +233,30 @@ static void test_evidence(void **state)
     assert_int_equal(hb_evidence(&f), HB_EVIDENCE_UP);
 }
 
+/* Only an outage of answers or confirmed silence counts as one. */
+static void test_confirmed_outage(void **state)
+{
+    struct hb_outcome out;
+
+    (void) state;
+    memset(&out, 0, sizeof(out));
+    assert_false(hb_outcome_confirmed_outage(&out));         /* no attempt */
+    out.verdict = HB_UNAVAILABLE;
+    out.attempt_count = 2;
+    out.attempts[0].http_status = 503;
+    out.attempts[0].evidence = HB_EVIDENCE_UP;
+    out.attempts[1].evidence = HB_EVIDENCE_DOWN;
+    assert_true(hb_outcome_confirmed_outage(&out));
+    out.attempts[1].evidence = HB_EVIDENCE_NONE;              /* stopped, setuid */
+    assert_false(hb_outcome_confirmed_outage(&out));
+    out.attempts[1].evidence = HB_EVIDENCE_UP;                /* answered others */
+    assert_false(hb_outcome_confirmed_outage(&out));
+    out.attempt_count = 1;
+    assert_true(hb_outcome_confirmed_outage(&out));           /* a 503 alone */
+    out.verdict = HB_OK;
+    assert_false(hb_outcome_confirmed_outage(&out));
+}
+
 static void test_default_statuses(void **state)
 {
     static const struct {
@@ -341,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_503_outage),
         cmocka_unit_test(test_207_account),
         cmocka_unit_test(test_evidence),
+        cmocka_unit_test(test_confirmed_outage),
         cmocka_unit_test(test_custom_statuses),
         cmocka_unit_test(test_verdict_names),
         cmocka_unit_test(test_headers),
