@@ -24,6 +24,18 @@
  *   copies (never CURLOPT_USERNAME/PASSWORD, which a handle keeps).
  * Threads: the pool's locks are per lock kind; a check never waits for
  * the pool registry (trylock), it then works without reuse.
+ *
+ * Outage evidence (hb_evidence): a resting server sends the logins of
+ * every process and host sharing the store to the stale window, so only
+ * evidence nobody can fake makes it rest.  A setuid/setgid process
+ * (AT_SECURE: su, sudo...) can be stopped by the user who ran it, and an
+ * attempt that outlived its timeout by more than HB_EVIDENCE_SLACK_MS was
+ * stopped or starved: neither is evidence.  Otherwise an anonymous GET of
+ * the same URL (no credentials, no forwarded address: Nextcloud's
+ * throttle of one client address does not apply), on a fresh connection
+ * bounded by connect_timeout, must get no HTTP status either.  Any answer
+ * (even to that request) clears a rest.  Cost: a server that hangs makes
+ * the login that finds it out wait connect_timeout more.
  */
 #include "check.h"
 #include "health.h"
