@@ -24,6 +24,18 @@
  *   copies (never CURLOPT_USERNAME/PASSWORD, which a handle keeps).
  * Threads: the pool's locks are per lock kind; a check never waits for
  * the pool registry (trylock), it then works without reuse.
+ *
+ * Outage evidence (hb_evidence): a resting server sends the logins of
+ * every process and host sharing the store to the stale window, so only
+ * evidence nobody can fake makes it rest.  A setuid/setgid process
+ * (AT_SECURE: su, sudo...) can be stopped by the user who ran it, and an
+ * attempt that outlived its timeout by more than HB_EVIDENCE_SLACK_MS was
+ * stopped or starved: neither is evidence.  Otherwise an anonymous GET of
+ * the same URL (no credentials, no forwarded address: Nextcloud's
+ * throttle of one client address does not apply), on a fresh connection
+ * bounded by connect_timeout, must get no HTTP status either.  Any answer
+ * (even to that request) clears a rest.  Cost: a server that hangs makes
+ * the login that finds it out wait connect_timeout more.
  */
 #include "check.h"
 #include "health.h"
@@ -48,16 +60,16 @@
 #define KEEPALIVE_IDLE_S 10L     /* TCP keepalive: first probe after this idle time */
 #define KEEPALIVE_INTERVAL_S 5L
 #define KEEPALIVE_PROBES 3
-#define DISABLED_MARK "OC\\User\\LoginException: Account disabled"
 
 static const char propfind_body[] =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-    "<d:propfind xmlns:d=\"DAV:\"><d:prop><d:resourcetype/></d:prop></d:propfind>\n";
+    "<d:propfind xmlns:d=\"DAV:\"><d:prop><d:resourcetype/><d:current-user-principal/>"
+    "</d:prop></d:propfind>\n";
 
 struct body_sink {
     size_t received;
     bool too_large;
-    char prefix[HB_BODY_PREFIX];   /* the first bytes, to tell a disabled account */
+    char prefix[HB_BODY_PREFIX];   /* the first bytes: a 503's kind, a 207's account */
     size_t prefix_len;
 };
 
@@ -341,7 +353,8 @@ static void classify(const struct hb_config *cfg, CURL *h, CURLcode rc,
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &attempt->http_status);
     if (rc == CURLE_OK) {
         attempt->verdict = hb_verdict_for_status(cfg, attempt->http_status);
-        if (attempt->http_status == 503 && hb_says_disabled(sink->prefix, sink->prefix_len))
+        if (attempt->http_status == 503
+            && hb_503_kind(sink->prefix, sink->prefix_len) == HB_503_ACCOUNT_REFUSED)
             attempt->verdict = HB_DISABLED;
         return;
     }
@@ -448,9 +461,18 @@ static CURLcode prepare(struct request *req, const struct hb_config *cfg,
     return rc;
 }
 
-/* One request to server index; fills attempt. */
+/* True when the transfer on h never got a connection (nothing was sent). */
+static bool never_connected(CURL *h)
+{
+    curl_off_t pretransfer = 0;
+
+    return curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer) != CURLE_OK
+           || pretransfer <= 0;
+}
+
+/* One request to server index; fills attempt; *connect_failure when no connection was made. */
 static void attempt_server(struct request *req, const struct hb_config *cfg, size_t index,
-                           struct hb_attempt *attempt)
+                           struct hb_attempt *attempt, bool *connect_failure)
 {
     struct timespec start;
     CURLcode rc;
@@ -464,6 +486,96 @@ static void attempt_server(struct request *req, const struct hb_config *cfg, siz
         rc = curl_easy_perform(req->handle);
     classify(cfg, req->handle, rc, &req->sink, req->errbuf, attempt);
     attempt->elapsed_ms = elapsed_ms_since(&start);
+    *connect_failure = rc != CURLE_OK && never_connected(req->handle);
+}
+
+enum hb_evidence hb_evidence(const struct hb_evidence_facts *f)
+{
+    long short_bound = f->connect_timeout_ms < f->timeout_ms ? f->connect_timeout_ms : f->timeout_ms;
+    long bound = f->connect_failure ? short_bound : f->timeout_ms;
+
+    if (f->answered)
+        return HB_EVIDENCE_UP;
+    if (f->secure_host || f->elapsed_ms > bound + HB_EVIDENCE_SLACK_MS)
+        return HB_EVIDENCE_NONE;     /* a process its user can stop, or one that was stopped */
+    if (!f->confirmed)
+        return HB_EVIDENCE_CONFIRM;
+    if (f->confirm_answered)
+        return HB_EVIDENCE_UP;       /* up for others: slow or silent for this client only */
+    if (f->confirm_elapsed_ms > short_bound + HB_EVIDENCE_SLACK_MS)
+        return HB_EVIDENCE_NONE;
+    return HB_EVIDENCE_DOWN;
+}
+
+/*
+ * The anonymous request that confirms an outage: GET of url with the
+ * transport rules of the check but no credentials, no forwarded address,
+ * a fresh connection that is not kept, bounded by min(timeout,
+ * connect_timeout).  Sets *answered (an HTTP status came) and *elapsed_ms.
+ */
+static void confirm_silence(const struct hb_config *cfg, const char *url, bool *answered,
+                            long *elapsed_ms)
+{
+    CURL *h = curl_easy_init();
+    struct body_sink sink;
+    struct timespec start;
+    long bound = cfg->connect_timeout_ms < cfg->timeout_ms ? cfg->connect_timeout_ms : cfg->timeout_ms;
+    long status = 0;
+    CURLcode rc = h != NULL ? (CURLcode) hb_transport_options(h, cfg) : CURLE_OUT_OF_MEMORY;
+
+    memset(&sink, 0, sizeof(sink));
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    SET(h, rc, CURLOPT_TIMEOUT_MS, bound);
+    SET(h, rc, CURLOPT_HTTPGET, 1L);
+    SET(h, rc, CURLOPT_FRESH_CONNECT, 1L);
+    SET(h, rc, CURLOPT_FORBID_REUSE, 1L);
+    SET(h, rc, CURLOPT_WRITEFUNCTION, discard_body);
+    SET(h, rc, CURLOPT_WRITEDATA, &sink);
+    SET(h, rc, CURLOPT_URL, url);
+    if (rc == CURLE_OK)
+        curl_easy_perform(h);
+    if (h != NULL)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    *answered = status != 0;
+    *elapsed_ms = elapsed_ms_since(&start);
+}
+
+/*
+ * Decide what attempt says about server index (hb_evidence), sending the
+ * anonymous request when that is needed, and tell health.c when note.
+ */
+static void weigh_evidence(const struct hb_config *cfg, struct hb_store *store, size_t index,
+                           bool connect_failure, bool note, struct hb_attempt *attempt)
+{
+    const char *url = cfg->servers[index].url;
+    struct hb_evidence_facts facts = {
+        .answered = attempt->http_status != 0,
+        .secure_host = getauxval(AT_SECURE) != 0,
+        .connect_failure = connect_failure,
+        .elapsed_ms = attempt->elapsed_ms,
+        .timeout_ms = cfg->timeout_ms,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+    };
+
+    attempt->evidence = hb_evidence(&facts);
+    if (attempt->evidence == HB_EVIDENCE_CONFIRM) {
+        confirm_silence(cfg, url, &facts.confirm_answered, &facts.confirm_elapsed_ms);
+        facts.confirmed = true;
+        attempt->evidence = hb_evidence(&facts);
+    }
+    if (note && (attempt->evidence == HB_EVIDENCE_UP || attempt->evidence == HB_EVIDENCE_DOWN))
+        hb_health_note(cfg, store, url, attempt->evidence == HB_EVIDENCE_UP);
+}
+
+bool hb_outcome_confirmed_outage(const struct hb_outcome *out)
+{
+    bool confirmed = out->verdict == HB_UNAVAILABLE && out->attempt_count > 0;
+
+    for (size_t i = 0; i < out->attempt_count; i++)
+        confirmed = confirmed && (out->attempts[i].http_status != 0
+                                  || out->attempts[i].evidence == HB_EVIDENCE_DOWN);
+    return confirmed;
 }
 
 /* Try the servers in order until one gives a usable answer. */
@@ -473,7 +585,7 @@ static void try_servers(struct request *req, const struct hb_config *cfg, struct
     /* With a store a single server rests too: the cache answers meanwhile. */
     bool failover = (cfg->server_count > 1 || store != NULL) && cfg->server_retry_after > 0;
     bool rests[HB_MAX_SERVERS];
-    bool skip_resting = false;
+    bool skip_resting = false, connect_failure = false;
 
     /* Resting servers are skipped, unless all rest: then all are tried. */
     for (size_t i = 0; i < cfg->server_count; i++) {
@@ -488,10 +600,12 @@ static void try_servers(struct request *req, const struct hb_config *cfg, struct
             continue;
         }
         out->attempt_count++;
-        attempt_server(req, cfg, i, attempt);
-        if (failover)
-            hb_health_note(cfg, store, cfg->servers[i].url, attempt->http_status != 0);
+        attempt_server(req, cfg, i, attempt, &connect_failure);
+        if (failover || store != NULL)
+            weigh_evidence(cfg, store, i, connect_failure, failover, attempt);
         out->verdict = attempt->verdict;
+        if (attempt->verdict == HB_OK)
+            hb_207_account(req->sink.prefix, req->sink.prefix_len, out->account);
         if (attempt->verdict != HB_UNAVAILABLE)
             return;
     }
@@ -527,13 +641,6 @@ void hb_check(const struct hb_config *cfg, const struct hb_credentials *cred,
     out->elapsed_ms = elapsed_ms_since(&start);
     curl_easy_cleanup(req.handle);
     wipe_headers(req.headers);
-}
-
-bool hb_says_disabled(const char *body, size_t len)
-{
-    static const char mark[] = DISABLED_MARK;
-
-    return memmem(body, len, mark, sizeof(mark) - 1) != NULL;
 }
 
 /* Overwrite the dead stack below the caller, where libcurl's and OpenSSL's frames were. */
@@ -622,8 +729,8 @@ const char *hb_outcome_hint(const struct hb_outcome *out)
     case HB_UNAVAILABLE:
         return unavailable_hint(last);
     case HB_DISABLED:
-        return "the password is right but the account is disabled in Nextcloud:"
-               " enable it there (Users) if this user should log in";
+        return "the password is right but Nextcloud refused the account (disabled, or an app"
+               " cancelled the login): enable it there (Users) if this user should log in";
     }
     return "";
 }

@@ -172,13 +172,17 @@ static void learn(pam_handle_t *pamh, const struct hb_config *cfg, const struct 
 }
 
 /*
- * True when no server gave a usable answer and none refused: an outage.
- * A 401, 403 or 429 anywhere (even with other statuses configured) is a
- * refusal of this login, never an outage.
+ * True when no server gave a usable answer, none refused, and the outage
+ * is one the servers themselves declared (check.h: an HTTP status such as
+ * a 503, or silence confirmed by an anonymous request of a process that is
+ * neither setuid nor stopped).  A 401, 403 or 429 anywhere (even with
+ * other statuses configured) is a refusal of this login, never an outage;
+ * a timeout only this login saw (a stopped su, a client its own throttle
+ * slows down) never opens the stale window.
  */
 static bool is_outage(const struct hb_outcome *out)
 {
-    bool outage = out->verdict == HB_UNAVAILABLE;
+    bool outage = out->verdict == HB_UNAVAILABLE && hb_outcome_confirmed_outage(out);
 
     for (size_t i = 0; i < out->attempt_count; i++) {
         long status = out->attempts[i].http_status;

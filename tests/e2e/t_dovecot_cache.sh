@@ -17,7 +17,14 @@
 #      known users spread over several auth-worker processes are answered
 #      at once, and the hung server sees one probe per server_retry_after;
 #   D. cache_fresh: a login within cache_fresh sends no request (and, the
-#      documented price, a revoked password keeps working that long).
+#      documented price, a revoked password keeps working that long);
+#   E. a disabled account on a German Nextcloud (fault_server.py
+#      "nc-disabled-de" at the WebDAV URL: the 503 with
+#      "OC\User\LoginException: Konto deaktiviert", byte for byte as
+#      Nextcloud 29 sends it with default_language=de): the login is
+#      refused, and in the following outage (maintenance 503, then the
+#      server stopped) the disabled user stays refused while another user
+#      is let in from the stale window.
 #
 # The module's log lines come from a private /dev/log (STACK_SYSLOG=1, see
 # tests/e2e/devlog_ns.sh).  Needs root.  About a minute.
@@ -183,7 +190,11 @@ slog_mark
 login --user alice --password "$ALICE_NEW"
 FIRST_MS=$MS
 is "$OK" True "C. first login against the hung server: accepted (stale) after the timeout"
-ok "[ '$FIRST_MS' -ge $((TIMEOUT_MS - 200)) ]" "C. ... it waited for the module's timeout ($FIRST_MS ms, timeout $TIMEOUT_MS ms)"
+# The timeout, then the anonymous request that confirms the outage before
+# the server rests (bounded by connect_timeout): the price of evidence.
+ok "[ '$FIRST_MS' -ge $((TIMEOUT_MS + CONNECT_TIMEOUT_MS - 200)) ]" \
+    "C. ... it waited for the module's timeout and the confirmation ($FIRST_MS ms, timeout $TIMEOUT_MS ms + connect_timeout $CONNECT_TIMEOUT_MS ms)"
+is "$(grep -c 'method=GET' "$FAULT_LOG")" 1 "C. ... one anonymous GET confirmed that the server answers nobody"
 
 # 10 logins of alice and bob, 4 clients at once, each from its own address.
 : >"$T/many.txt"
@@ -254,6 +265,42 @@ login --user alice --password "$ALICE_NEW"
 is "$OK" True "D. the price: a password revoked in Nextcloud keeps working within cache_fresh"
 login --user alice --password 'Alice-App-Pass-wrong'
 is "$RESP" "$FAILED" "D. a wrong password is never a hit"
+
+# ------------------------------------ E. disabled, in German (issue 15) ---
+cache_conf $RETRY
+ALICE_PW3='Alice-App-Pass-3'
+login --user alice --password "$ALICE_PW3"
+is "$OK" True "E. server up: alice logs in (verified)"
+login --user bob --password "$BOB_PW"
+is "$OK" True "E. server up: bob logs in (verified)"
+stop_webdav
+FAULT_BIND_PORT=$WD_PORT start_fault nc-disabled-de
+is "$FAULT_PORT" "$WD_PORT" "E. Nextcloud (German) answers at the WebDAV URL: bob's account is disabled"
+slog_mark
+dlog_mark
+login --user bob --password "$BOB_PW"
+is "$RESP" "$FAILED" "E. bob's right password of his disabled account: refused"
+is "$(grep -c 'method=PROPFIND' "$FAULT_LOG")" 1 "E. ... the server was asked (its 503 says 'Konto deaktiviert')"
+slog_wait 1
+like "$(slog)" '^5 .*: auth denied: account disabled: user=bob .*status=503' \
+    "E. module log: 'auth denied: account disabled: user=bob ... status=503' (LOG_NOTICE)"
+unlike "$(slog)" 'stale' "E. ... never answered from the stale window"
+stop_fault
+FAULT_BIND_PORT=$WD_PORT start_fault nc-maintenance
+slog_mark
+login --user bob --password "$BOB_PW"
+is "$RESP" "$FAILED" "E. then maintenance (an outage): bob stays refused (his verifiers were dropped)"
+login --user alice --password "$ALICE_PW3"
+is "$OK" True "E. ... while alice is let in from the stale window"
+slog_wait 2
+like "$(slog)" 'auth ok \(stale: server unavailable\): user=alice .*status=503' "E. module log: alice 'stale' on the maintenance 503"
+unlike "$(slog)" 'auth ok.*user=bob' "E. module log: no 'auth ok' for bob"
+stop_fault
+slog_mark
+login --user bob --password "$BOB_PW"
+is "$RESP" "$FAILED" "E. then the server stopped: bob stays refused"
+login --user alice --password "$ALICE_PW3"
+is "$OK" True "E. ... alice is let in (stale)"
 
 # ------------------------------------------------------------- summary ---
 stop_dovecot

@@ -8,14 +8,14 @@
 #   only recommends it; llvm-14, recommended by clang-14, gives symbolized
 #   stack traces and is optional)
 #
-# Usage: tests/fuzz/run.sh [TARGET...]     (default: all three targets)
+# Usage: tests/fuzz/run.sh [TARGET...]     (default: all four targets)
 # Environment:
 #   FUZZ_SECONDS    run time per target, default 60
 #   FUZZ_BUILD_DIR  where the binaries and crash inputs go, default tests/fuzz/build
 #   FUZZ_CC         compiler, default clang-14 (or clang)
 #   FUZZ_LAX_URL=1  fuzz_config: skip the textual "url starts with https://" check
 #
-# The targets compile pam_httpbasic/{options,validate,check}.c directly with
+# The targets compile pam_httpbasic/{options,validate,check,answer}.c directly with
 # -fsanitize=fuzzer,address,undefined; no configure run is needed.  Each runs
 # on a copy of its seed corpus in a temp directory, so the repo is not
 # modified; crash inputs are kept in FUZZ_BUILD_DIR/artifacts/TARGET/.
@@ -29,7 +29,7 @@ top=$(cd "$here/../.." && pwd)
 src="$top/pam_httpbasic"
 build=${FUZZ_BUILD_DIR:-$here/build}
 seconds=${FUZZ_SECONDS:-60}
-all_targets=(fuzz_config fuzz_validate fuzz_headers)
+all_targets=(fuzz_config fuzz_validate fuzz_headers fuzz_answer)
 
 if [[ ! $seconds =~ ^[1-9][0-9]*$ ]]; then
     echo "FUZZ_SECONDS must be a positive whole number of seconds, not '$seconds'" >&2
@@ -92,7 +92,7 @@ for t in "${targets[@]}"; do
     log="$build/$t.log"
     # shellcheck disable=SC2086  # curl flags are word lists
     if ! "$cc" "${cflags[@]}" $curl_cflags -o "$build/$t" "$here/$t.c" \
-            "$src/options.c" "$src/files.c" "$src/validate.c" "$src/check.c" "$src/health.c" \
+            "$src/options.c" "$src/files.c" "$src/validate.c" "$src/check.c" "$src/answer.c" "$src/health.c" \
             "$src/store.c" "$src/store_lmdb.c" "$src/store_redis.c" $curl_libs >"$build/$t.build.log" 2>&1; then
         sed 's/^/# /' "$build/$t.build.log"
         echo "not ok $n - $t: build failed"

@@ -20,6 +20,10 @@ tests_integration_secret_scan_LDADD = -lpam
 check_PROGRAMS += tests/integration/store_driver
 tests_integration_store_driver_SOURCES = tests/integration/store_driver.c
 tests_integration_store_driver_LDADD = libhttpbasic.la
+# check_driver: one hb_check() (check.h) without PAM, prints the account.
+check_PROGRAMS += tests/integration/check_driver
+tests_integration_check_driver_SOURCES = tests/integration/check_driver.c
+tests_integration_check_driver_LDADD = libhttpbasic.la
 
 integration_tests = \
 	tests/integration/t_basic.sh \
@@ -42,7 +46,10 @@ integration_tests = \
 	tests/integration/t_cache_attacks.sh \
 	tests/integration/t_docs.sh \
 	tests/integration/t_fail2ban.sh \
-	tests/integration/t_demo_packages.sh
+	tests/integration/t_demo_packages.sh \
+	tests/integration/t_disabled.sh \
+	tests/integration/t_outage.sh \
+	tests/integration/t_account.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \

@@ -73,7 +73,11 @@ write_service hung "url=https://127.0.0.1:$FAULT_PORT/remote.php/dav/" "url=$WD_
     timeout=1500 connect_timeout=1000
 run_driver --password "$PW" hung alice
 is "$AUTH" PAM_SUCCESS "first server hangs (timeout=1500): the second one answers"
-ok '[ "$ELAPSED_MS" -ge 1400 ] && [ "$ELAPSED_MS" -lt 6000 ]' "hung first server: about one timeout spent ($ELAPSED_MS ms)"
+# The hung server's timeout is confirmed by an anonymous request (bounded
+# by connect_timeout) before it rests: 1.5 s + 1 s before the second server.
+ok '[ "$ELAPSED_MS" -ge 2400 ] && [ "$ELAPSED_MS" -lt 6000 ]' \
+    "hung first server: one timeout and one connect_timeout (the outage confirmed) spent ($ELAPSED_MS ms)"
+is "$(grep -c 'method=GET' "$FAULT_LOG")" 1 "hung first server: confirmed by one anonymous GET"
 
 # Configuration: up to 4 servers, lists in the file, arguments replace the file's list.
 write_service four "url=$DOWN" "url=$DOWN2" "url=$DOWN" "url=$WD_URL" "cafile=$WD_CA" server_retry_after=0

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""A tiny misbehaving HTTP server for pam_httpbasic tests (stdlib only).
+r"""A tiny misbehaving HTTP server for pam_httpbasic tests (stdlib only).
 
     fault_server.py --mode MODE --port-file F --pid-file F
                     [--tls CERT KEY] [--log F] [--lifetime SECONDS]
@@ -28,6 +28,18 @@ Modes (what happens after a request's headers have been read):
   nc-disabled      answer Nextcloud's 503 for a disabled account, byte for byte
                    (both measured on Nextcloud 29; Apache cannot send these
                    bodies with a 503 to a PROPFIND)
+  nc-disabled-de   the same 503 with the message translated as Nextcloud 29
+                   sends it with default_language=de: "Konto deaktiviert"
+  nc-disabled-fr   ... with Accept-Language: fr: "Compte désactivé" (UTF-8)
+  nc-disabled-old  ... as Nextcloud <= 24 words it: "User disabled"
+  nc-login-canceled  ... an app cancelled the login: "Login canceled by app"
+  nc-disabled-exception  the 503 of newer versions, which throw
+                   OC\User\DisabledUserException (in <s:exception>)
+  nc-503-html      a 503 with an HTML page (a proxy in front of Nextcloud):
+                   unknown, an outage
+  (the account modes answer a request without credentials - the module's
+  anonymous outage check - with 401, as Nextcloud does; maintenance and the
+  HTML page answer it with their 503)
   nc-throttled     answer 429 (no Retry-After), as Nextcloud's brute-force block
   late-ok          the revocation race: the first request is answered 207
                    after --delay seconds (default 2), every later one 401 at
@@ -40,7 +52,15 @@ Modes (what happens after a request's headers have been read):
                    seconds (default 60) is answered after min(N, --throttle-cap)
                    seconds (default 4), right passwords included; keep-alive
                    (these stand in for Nextcloud at a URL that answered 207
-                   before: Apache serves each status at its own URL only)
+                   before: Apache serves each status at its own URL only);
+                   a request without credentials is answered 401 at once and
+                   counts as no failure (Nextcloud throttles login attempts)
+
+The 207 of "ok" and "nc-throttle" names the account in a
+current-user-principal (/remote.php/dav/principals/users/UID/) as
+Nextcloud does, UID being the Basic user name, or the one --account
+LOGIN=UID maps it to (repeatable; e.g. --account alice@example.org=alice
+--account Alice=alice).
 
 --port N binds that port instead of a free one (to stand in for another
 server at the same URL).
@@ -75,6 +95,50 @@ BODY_NC_MAINTENANCE = (b'<?xml version="1.0" encoding="utf-8"?>\n'
                        b'  <s:exception>OCA\\DAV\\Exception\\ServerMaintenanceMode</s:exception>\n'
                        b'  <s:message>System is in maintenance mode.</s:message>\n'
                        b'</d:error>\n')
+
+
+def nc_503(exception, message):
+    """Nextcloud's Sabre error body with a 503 (facts.md), exactly its shape."""
+    return (b'<?xml version="1.0" encoding="utf-8"?>\n'
+            b'<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns">\n'
+            b'  <s:exception>' + exception + b'</s:exception>\n'
+            b'  <s:message>' + message + b'</s:message>\n'
+            b'</d:error>\n')
+
+
+UNAVAILABLE = b'Sabre\\DAV\\Exception\\ServiceUnavailable'
+LOGIN_EXC = b'OC\\User\\LoginException: '
+BODIES_503 = {
+    "nc-maintenance": BODY_NC_MAINTENANCE,
+    "nc-disabled": BODY_NC_DISABLED,
+    "nc-disabled-de": nc_503(UNAVAILABLE, LOGIN_EXC + b'Konto deaktiviert'),
+    "nc-disabled-fr": nc_503(UNAVAILABLE, LOGIN_EXC + 'Compte désactivé'.encode("utf-8")),
+    "nc-disabled-old": nc_503(UNAVAILABLE, LOGIN_EXC + b'User disabled'),
+    "nc-login-canceled": nc_503(UNAVAILABLE, LOGIN_EXC + b'Login canceled by app'),
+    "nc-disabled-exception": nc_503(b'OC\\User\\DisabledUserException', b'Account disabled'),
+    "nc-503-html": (b'<html><head><title>503 Service Unavailable</title></head><body>\n'
+                    b'<h1>Service Unavailable</h1>\n<p>The server is temporarily unable to'
+                    b' service your request.</p>\n</body></html>\n'),
+}
+ACCOUNTS = {}               # login name -> uid (--account)
+
+
+def body_207(conn):
+    """A 207 naming the account of the request's Basic user, as Nextcloud does."""
+    import base64
+    import urllib.parse
+    user = b""
+    if conn.authorization.startswith(b"Basic "):
+        try:
+            user = base64.b64decode(conn.authorization[6:]).split(b":", 1)[0]
+        except ValueError:
+            user = b""
+    if not user:
+        return BODY_207
+    uid = ACCOUNTS.get(user, user)
+    href = b"/remote.php/dav/principals/users/" + urllib.parse.quote(uid, safe="").encode() + b"/"
+    return BODY_207.replace(b'</d:resourcetype>', b'</d:resourcetype><d:current-user-principal>'
+                            b'<d:href>' + href + b'</d:href></d:current-user-principal>')
 
 
 def answer_status(line, body):
@@ -181,7 +245,8 @@ class Conn:
         if mode in ("close-keepalive", "ok"):
             idle = 0.1 if mode == "close-keepalive" else 300
             while self.read_request(timeout=None if self.requests == 0 else idle) is not None:
-                self.send(head_207(len(BODY_207), keepalive=True, cookie=(mode == "ok")) + BODY_207)
+                body = body_207(self)
+                self.send(head_207(len(body), keepalive=True, cookie=(mode == "ok")) + body)
             return
         if mode == "late-ok":
             while self.read_request(timeout=None if self.requests == 0 else 300) is not None:
@@ -235,10 +300,13 @@ class Conn:
         elif mode == "slow-body":
             self.send(head_207(len(BODY_207)))
             self.trickle(BODY_207)
-        elif mode == "nc-maintenance":
-            self.send(answer_status(b"503 Service Unavailable", BODY_NC_MAINTENANCE))
-        elif mode == "nc-disabled":
-            self.send(answer_status(b"503 Service Unavailable", BODY_NC_DISABLED))
+        elif mode in BODIES_503 and not self.authorization and mode not in ("nc-maintenance", "nc-503-html"):
+            self.send(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"nc\"\r\n"
+                      b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        elif mode in BODIES_503:
+            ctype = b"text/html" if mode == "nc-503-html" else b"application/xml; charset=utf-8"
+            self.send(answer_status(b"503 Service Unavailable", BODIES_503[mode]).replace(
+                b"application/xml; charset=utf-8", ctype, 1))
         elif mode == "nc-throttled":
             self.send(answer_status(b"429 Too Many Requests", b""))
         elif mode == "forbidden":
@@ -276,6 +344,9 @@ class Throttle:
     @classmethod
     def answer(cls, conn):
         import base64
+        if not conn.authorization:
+            return (b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"nc\"\r\n"
+                    b"Content-Length: 0\r\nConnection: keep-alive\r\n\r\n")
         addr = conn.xff or conn.peer
         now = time.monotonic()
         with cls.lock:
@@ -288,7 +359,8 @@ class Throttle:
         except ValueError:
             ok = False
         if ok:
-            return head_207(len(BODY_207), keepalive=True) + BODY_207
+            body = body_207(conn)
+            return head_207(len(body), keepalive=True) + body
         with cls.lock:
             cls.failures.setdefault(addr, []).append(time.monotonic())
         return (b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"nc\"\r\n"
@@ -311,7 +383,8 @@ def write_atomic(path, text):
 def main():
     modes = ["hang", "reset", "garbage", "http09", "slow-headers", "slow-body",
              "huge-body", "close-keepalive", "ok", "mute-idle", "nc-maintenance",
-             "nc-disabled", "nc-throttled", "forbidden", "nc-throttle", "late-ok"]
+             "nc-disabled", "nc-throttled", "forbidden", "nc-throttle", "late-ok"] + \
+            [m for m in BODIES_503 if m not in ("nc-maintenance", "nc-disabled")]
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mode", required=True, choices=modes)
     p.add_argument("--port-file", required=True)
@@ -324,7 +397,14 @@ def main():
     p.add_argument("--throttle-cap", type=float, default=4)
     p.add_argument("--delay", type=float, default=2, help="late-ok: seconds before the first 207")
     p.add_argument("--throttle-window", type=float, default=60)
+    p.add_argument("--account", action="append", default=[], metavar="LOGIN=UID",
+                   help="ok, nc-throttle: the 207 for LOGIN names the account UID")
     args = p.parse_args()
+    for pair in args.account:
+        login, sep, uid = pair.partition("=")
+        if not sep or not login or not uid:
+            p.error("--account wants LOGIN=UID, not %r" % pair)
+        ACCOUNTS[login.encode("utf-8")] = uid.encode("utf-8")
 
     if args.users:
         with open(args.users, "rb") as f:
