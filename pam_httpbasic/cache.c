@@ -22,7 +22,7 @@
 #include <openssl/rand.h>
 
 #define ENTRY_LEN (HB_CACHE_SALT_LEN + HB_CACHE_MAC_LEN + 8)
-#define USER_HEADER_LEN 44
+#define USER_HEADER_LEN 52
 #define ACCOUNT_HEADER_LEN 10
 #define FLAG_ACCOUNT 1
 
@@ -44,7 +44,8 @@ struct user_record {
     size_t nv, nt;
     bool has_account;
     uint8_t account[HB_CACHE_MAC_LEN];
-    int64_t floor;
+    int64_t floor;               /* verifications at or before it are void (disabled, forgotten) */
+    int64_t late;                /* acceptances sent at or before it are not stored (a refusal was dropped) */
     struct entry v[HB_CACHE_MAX_VERIFIERS];
     struct entry t[HB_CACHE_MAX_REFUSALS + 1];
 };
@@ -250,6 +251,7 @@ static int decode_user(const struct hb_cache *cache, const uint8_t *key, const u
     rec->has_account = (value[3] & FLAG_ACCOUNT) != 0;
     memcpy(rec->account, value + 4, HB_CACHE_MAC_LEN);
     rec->floor = get_le64(value + 36);
+    rec->late = get_le64(value + 44);
     for (size_t i = 0; i < nv; i++)
         get_entry(value + USER_HEADER_LEN + i * ENTRY_LEN, &rec->v[i]);
     for (size_t i = 0; i < nt; i++)
@@ -268,6 +270,7 @@ static size_t encode_user(const struct hb_cache *cache, const uint8_t *key, cons
     out[3] = rec->has_account ? FLAG_ACCOUNT : 0;
     memcpy(out + 4, rec->account, HB_CACHE_MAC_LEN);
     put_le64(out + 36, rec->floor);
+    put_le64(out + 44, rec->late);
     for (size_t i = 0; i < rec->nv; i++)
         put_entry(out + USER_HEADER_LEN + i * ENTRY_LEN, &rec->v[i]);
     for (size_t i = 0; i < rec->nt; i++)
@@ -362,25 +365,34 @@ static void drop_void(struct user_record *rec, int64_t now, long window, long re
             remove_entry(rec->t, &rec->nt, i);
     if (!within(rec->floor, now, window > refusal ? window : refusal))
         rec->floor = 0;
+    if (!within(rec->late, now, refusal))
+        rec->late = 0;
+}
+
+/* Seconds left of something stamped at (within life of now): never overflows. */
+static long left(int64_t at, int64_t now, long life)
+{
+    return within(at, now, life) ? life - (long) (now - at) : 0;
 }
 
 /* Store rec as the new value of key (or delete the key when nothing in it matters). */
 static enum hb_store_action put_user(const struct hb_cache *cache, const uint8_t *key, struct user_record *rec,
                                      int64_t now, uint8_t *out, size_t *outlen, long *ttl)
 {
-    long window = hb_cache_window(cache->cfg), refusal = refusal_life(cache->cfg);
-    int64_t until = 0;
+    long window = hb_cache_window(cache->cfg), refusal = refusal_life(cache->cfg), keep = 0, l;
 
     drop_void(rec, now, window, refusal);
     for (size_t i = 0; i < rec->nv; i++)
-        until = rec->v[i].at + window > until ? rec->v[i].at + window : until;
+        keep = (l = left(rec->v[i].at, now, window)) > keep ? l : keep;
     for (size_t i = 0; i < rec->nt; i++)
-        until = rec->t[i].at + refusal > until ? rec->t[i].at + refusal : until;
-    if (rec->floor != 0 && rec->floor + refusal > until)
-        until = rec->floor + refusal;
-    if (until <= now || (*outlen = encode_user(cache, key, rec, out)) == 0)
+        keep = (l = left(rec->t[i].at, now, refusal)) > keep ? l : keep;
+    if (rec->floor != 0)
+        keep = (l = left(rec->floor, now, refusal)) > keep ? l : keep;
+    if (rec->late != 0)
+        keep = (l = left(rec->late, now, refusal)) > keep ? l : keep;
+    if (keep <= 0 || (*outlen = encode_user(cache, key, rec, out)) == 0)
         return HB_STORE_DELETE;
-    *ttl = (long) (until - now);
+    *ttl = keep;
     return HB_STORE_PUT;
 }
 
@@ -532,7 +544,10 @@ static enum hb_store_action remember_fn(const uint8_t *old, size_t oldlen, uint8
     if (old == NULL || decode_user(c->cache, c->key, old, oldlen, &rec) != 0)
         memset(&rec, 0, sizeof(rec));  /* absent or not authentic: start afresh */
     drop_void(&rec, c->now, hb_cache_window(c->cache->cfg), refusal_life(c->cache->cfg));
-    c->refused = c->refused || rec.floor >= c->sent_at || refused_since(c->cache, &rec, c->password, c->sent_at);
+    /* Refused since it was sent, or so old that a refusal since may have been forgotten already. */
+    c->refused = c->refused || rec.floor >= c->sent_at || rec.late >= c->sent_at
+                 || c->now - c->sent_at >= refusal_life(c->cache->cfg)
+                 || refused_since(c->cache, &rec, c->password, c->sent_at);
     if (c->refused)
         return HB_STORE_KEEP;
     for (size_t i = rec.nv; i-- > 0;)
@@ -541,9 +556,10 @@ static enum hb_store_action remember_fn(const uint8_t *old, size_t oldlen, uint8
     while (rec.nv >= (size_t) c->cache->cfg->cache_per_user)
         remove_entry(rec.v, &rec.nv, oldest_entry(rec.v, rec.nv));
     rec.v[rec.nv++] = *c->added;
-    rec.has_account = c->account != NULL;
-    if (c->account != NULL)
+    if (c->account != NULL) {       /* an answer that names no account keeps the link */
+        rec.has_account = true;
         memcpy(rec.account, c->account, HB_CACHE_MAC_LEN);
+    }
     return put_user(c->cache, c->key, &rec, c->now, out, outlen, ttl);
 }
 
@@ -625,10 +641,14 @@ static enum hb_store_action revoke_fn(const uint8_t *old, size_t oldlen, uint8_t
     if (!recorded) {
         rec.t[rec.nt++] = *c->added;
         if (rec.nt > HB_CACHE_MAX_REFUSALS) {
-            /* The oldest refusal goes; its time becomes a floor for every verifier. */
+            /*
+             * The oldest refusal goes; no acceptance sent before it is stored
+             * from now on (the verifiers there are stay: the refusal dropped
+             * its own password's already).
+             */
             size_t oldest = oldest_entry(rec.t, rec.nt);
 
-            rec.floor = rec.t[oldest].at > rec.floor ? rec.t[oldest].at : rec.floor;
+            rec.late = rec.t[oldest].at > rec.late ? rec.t[oldest].at : rec.late;
             remove_entry(rec.t, &rec.nt, oldest);
         }
     }
@@ -657,9 +677,9 @@ static enum hb_store_action disable_fn(const uint8_t *old, size_t oldlen, uint8_
     struct change *c = arg;
     struct user_record rec;
 
-    if (old == NULL || decode_user(c->cache, c->key, old, oldlen, &rec) != 0)
+    c->found = old != NULL && decode_user(c->cache, c->key, old, oldlen, &rec) == 0;
+    if (!c->found)
         memset(&rec, 0, sizeof(rec));
-    c->found = old != NULL;
     c->count = rec.nv;
     if (rec.has_account)
         memcpy(c->linked, rec.account, HB_CACHE_MAC_LEN);
@@ -699,6 +719,55 @@ static int floor_account(const struct hb_cache *cache, struct hb_store *store, c
     return rc;
 }
 
+/* Scan state: the accounts whose links name one login name. */
+struct link_scan {
+    const struct hb_cache *cache;
+    const uint8_t *link;
+    uint8_t keys[16][HB_CACHE_KEY_LEN];
+    size_t n;
+};
+
+static int link_scan_fn(const uint8_t *key, size_t keylen, const uint8_t *value, size_t valuelen, void *arg)
+{
+    struct link_scan *ls = arg;
+    struct account_record acc;
+    bool linked = false;
+
+    if (keylen == HB_CACHE_KEY_LEN && decode_account(ls->cache, key, value, valuelen, &acc) == 0)
+        for (size_t i = 0; i < acc.n; i++)
+            linked = linked || memcmp(acc.link[i], ls->link, HB_CACHE_MAC_LEN) == 0;
+    if (linked)
+        memcpy(ls->keys[ls->n++], key, HB_CACHE_KEY_LEN);
+    return ls->n < sizeof(ls->keys) / sizeof(ls->keys[0]) ? 0 : 1;
+}
+
+/*
+ * The login name's own record is gone or does not authenticate (deleted or
+ * garbled by a store writer): find the accounts it reached by their links
+ * and floor them, so that the other names of the account stop too.
+ */
+static int floor_linked_accounts(const struct hb_cache *cache, struct hb_store *store, int64_t now,
+                                 struct hb_cache_forgotten *what, char *err, size_t errlen)
+{
+    struct link_scan ls = {cache, cache->key + 1 + HB_CACHE_TAG_LEN, {{0}}, 0};
+    uint8_t prefix[1 + HB_CACHE_TAG_LEN];
+    int rc;
+
+    prefix[0] = 'a';
+    memcpy(prefix + 1, cache->scope, HB_CACHE_TAG_LEN);
+    rc = hb_store_scan(store, prefix, sizeof(prefix), link_scan_fn, &ls, err, errlen) == HB_STORE_ERROR
+         ? HB_STORE_ERROR : HB_STORE_OK;
+    for (size_t i = 0; rc == HB_STORE_OK && i < ls.n; i++) {
+        bool found;
+        size_t names;
+
+        rc = floor_account(cache, store, ls.keys[i], now, &found, &names, err, errlen);
+        what->account_linked = true;
+        what->account_names += names;
+    }
+    return rc;
+}
+
 /* Disable the login name of cache and the accounts behind it; what was found goes to *what. */
 static int disable(const struct hb_cache *cache, struct hb_store *store, const char *name, int64_t now,
                    struct hb_cache_forgotten *what, char *err, size_t errlen)
@@ -713,6 +782,8 @@ static int disable(const struct hb_cache *cache, struct hb_store *store, const c
     if (rc == HB_STORE_OK && c.refused) {
         account_key(cache, linked, key);
         rc = floor_account(cache, store, key, now, &c.found, &what->account_names, err, errlen);
+    } else if (rc == HB_STORE_OK && !c.found) {
+        rc = floor_linked_accounts(cache, store, now, what, err, errlen);
     }
     if (rc == HB_STORE_OK && make_key(cache, 'a', name, key) == 0
         && (!c.refused || memcmp(key + 1 + HB_CACHE_TAG_LEN, linked, HB_CACHE_MAC_LEN) != 0))

@@ -30,7 +30,11 @@
  *     2       nt: refusals (at most HB_CACHE_MAX_REFUSALS)
  *     3       flags: 1 = the account id below is set
  *     4..35   account id: the HMAC part of the account's 'a' key
- *     36..43  floor: a verification at or before it is void (int64 s)
+ *     36..43  floor: a verification at or before it is void (int64 s;
+ *             set by a disabled answer or a forget)
+ *     44..51  late: an acceptance whose request was sent at or before it
+ *             is not stored (the time of the newest refusal dropped from
+ *             the list when more than HB_CACHE_MAX_REFUSALS came)
  *     then nv verifiers and nt refusals, 56 bytes each:
  *             salt[16] HMAC(secret, label, salt, password)[32] at[8]
  *             (a verifier's "at" is when the request that the server
