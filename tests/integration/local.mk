@@ -39,7 +39,8 @@ integration_tests = \
 	tests/integration/t_guard.sh \
 	tests/integration/t_ctl.sh \
 	tests/integration/t_cache.sh \
-	tests/integration/t_cache_attacks.sh
+	tests/integration/t_cache_attacks.sh \
+	tests/integration/t_redteam.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \
@@ -47,4 +48,5 @@ EXTRA_DIST += $(integration_tests) \
 	tests/server/webdav.sh \
 	tests/server/redis.sh \
 	tests/server/fault_server.py \
+	tests/server/redteam_server.py \
 	tests/run
