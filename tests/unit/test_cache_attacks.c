@@ -477,6 +477,29 @@ static void test_odd_passwords_and_names(void **state)
     close_fixture(&g);
 }
 
+/*
+ * No arithmetic on a time overflows, whatever "now" the caller passes
+ * (cache.h: "no arithmetic on a stored time can overflow").  Fails only
+ * under UBSan (the asan stage of tests/run: -fsanitize=undefined
+ * -fno-sanitize-recover): on f970ce5 put_user() computes
+ * INT64_MAX + refusal_life (cache.c:378 and 379), as test_cache's
+ * test_times_are_bounded already does.
+ */
+static void test_extreme_times_no_overflow(void **state)
+{
+    struct fixture f;
+    int64_t age = -1;
+
+    (void) state;
+    open_fixture(&f, url_a, "extreme-judy");
+    revoke_at(&f, "judy-pass", INT64_MAX);
+    (void) hb_cache_remember(&f.cache, f.store, "judy-pass", INT64_MIN, INT64_MIN, NULL, NULL, f.err, sizeof(f.err));
+    (void) hb_cache_lookup(&f.cache, f.store, "judy-pass", INT64_MIN, &age, f.err, sizeof(f.err));
+    (void) hb_cache_drop_user(&f.cache, f.store, INT64_MAX, f.err, sizeof(f.err));
+    (void) hb_cache_lookup(&f.cache, f.store, "judy-pass", INT64_MAX, &age, f.err, sizeof(f.err));
+    close_fixture(&f);
+}
+
 /* The health store key of kind over parts (health.c's layout), computed with the test's secret. */
 static void health_key(char kind, const char *const *parts, size_t n, uint8_t key[33])
 {
@@ -545,6 +568,7 @@ int main(void)
         cmocka_unit_test_teardown(test_rollback_is_bounded, release_left),
         cmocka_unit_test_teardown(test_same_second_refusal_wins, release_left),
         cmocka_unit_test_teardown(test_odd_passwords_and_names, release_left),
+        cmocka_unit_test_teardown(test_extreme_times_no_overflow, release_left),
         cmocka_unit_test_teardown(test_health_record_moved, release_left),
     };
 
