@@ -222,4 +222,63 @@ for name in frank@example.org FRANK; do
     is "$(requests_of "$name")" "$((BEFORE + 1))" "FINDING account-aliases: after 'cache forget frank', $name is asked to the server (no cache hit)"
 done
 
+# ================== attacker 2 on Redis: huge values and wrong types ===
+# Records that are too large for the module (HB_STORE_VALUE_MAX) or not a
+# string at all, written over the login name's record: the login is
+# decided by the server (no crash, no acceptance), only the cache is lost.
+if command -v redis-server >/dev/null; then
+    start_redis
+    write_service rds "url=$URL" allow_http "store=redis://127.0.0.1:$RD_PORT" "store_auth_file=$RD/auth-acl" \
+        "secret_file=$SECRET" cache_fresh=300 cache_stale=3600 timeout=3000 connect_timeout=1000
+    ctl_set '{"users": ["judy:Judy-1"]}'
+    run_driver --password Judy-1 rds judy
+    BEFORE=$(requests_of judy)
+    run_driver --password Judy-1 rds judy
+    is "$(requests_of judy)" "$BEFORE" "redis setup: judy's second login is a cache hit"
+    # every_user_key LUA-BODY: run LUA-BODY (with k the key) on every login-name record.
+    every_user_key() {
+        redis_cli EVAL "for _, k in ipairs(redis.call('KEYS', 'pam_httpbasic:u*')) do $1 end return 1" 0 >/dev/null
+    }
+    every_user_key "redis.call('SET', k, string.rep('x', 5000), 'KEEPTTL')"
+    BEFORE=$(requests_of judy)
+    run_driver --password Judy-1 rds judy
+    is "$AUTH" PAM_SUCCESS "redis huge value: judy's right password is accepted (by the server)"
+    is "$(requests_of judy)" "$((BEFORE + 1))" "redis huge value: the login went to the server"
+    run_driver --password Judy-Wrong rds judy
+    is "$AUTH" PAM_AUTH_ERR "redis huge value: a wrong password is refused"
+    every_user_key "redis.call('DEL', k) redis.call('RPUSH', k, 'a', 'b')"
+    run_driver --password Judy-1 rds judy
+    is "$AUTH" PAM_SUCCESS "redis wrong type: judy's right password is accepted (by the server)"
+    run_driver --password Judy-Wrong rds judy
+    is "$AUTH" PAM_AUTH_ERR "redis wrong type: a wrong password is refused"
+    like "$(module_log)" 'store .*failed' "redis wrong type: the store problem is logged"
+else
+    skip "redis" "redis-server not installed"
+fi
+
+# ======================= attacker 4: the guard, IPv6 and parallel attempts ===
+# guard_failures=3: an address gets 3 wrong passwords per guard_window.
+write_service grd "url=$URL" allow_http "store=lmdb:$STORE" "secret_file=$SECRET" guard_failures=3 \
+    guard_window=600 timeout=3000 connect_timeout=1000
+ctl_set '{"users": ["kim:Kim-1"]}'
+BEFORE=$(requests_of kim)
+for i in 1 2 3 4 5 6; do
+    run_driver --rhost "2001:db8:1:2::$i" --password "guess-$i" grd kim
+done
+is "$(($(requests_of kim) - BEFORE))" 3 "FINDING guard-ipv6: six addresses of one /64 get 3 tries at the server, not 6"
+BEFORE=$(requests_of kim)
+for i in 1 2 3 4 5 6; do
+    run_driver --rhost "::ffff:198.51.100.$((20 + i % 2))" --password "guess-$i" grd kim
+done
+is "$(($(requests_of kim) - BEFORE))" 6 "regression guard: two IPv4-mapped addresses get 3 tries each"
+ctl_set '{"users": ["kim:Kim-1"], "slow": {"192.0.2.99": 1}}'
+BEFORE=$(requests_of kim)
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+    env HB_CONFDIR="$SVC_DIR" "$PAM_DRIVER" --rhost 192.0.2.99 --password "par-$i" grd kim >/dev/null 2>&1 &
+    pids+=($!)
+done
+wait "${pids[@]}"
+is "$(($(requests_of kim) - BEFORE))" 3 "FINDING guard-parallel: 8 parallel wrong passwords from one address get 3 tries at the server"
+
 done_testing
