@@ -152,6 +152,52 @@ else
     skip "local-sigstop-setuid: dan refused" "needs root, setpriv and user nobody"
 fi
 
+# ============ attacker 3: a setuid login that fails locally, without any stop ===
+# A local failure (libcurl refused because SSLKEYLOGFILE is set in a setuid
+# process; a descriptor limit the user sets before running su) is no
+# evidence that Nextcloud cannot answer.  It must not open the stale window.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+    STORE_LOCAL=$TEST_TMP/store-local
+    mkdir -m 0700 "$STORE_LOCAL"
+    write_service lcl "url=$TURL" "cafile=$RT/cert.pem" "store=lmdb:$STORE_LOCAL" "secret_file=$SECRET" \
+        cache_fresh=1 cache_stale=3600 server_retry_after=30 timeout=3000 connect_timeout=3000
+    ctl_set '{"users": ["lena:Lena-Old-1"]}'
+    run_driver --password Lena-Old-1 lcl lena
+    is "$AUTH" PAM_SUCCESS "setup (local failure): lena logs in (verifier stored)"
+    ctl_set '{"users": ["lena:Lena-New-2"]}'
+    sleep 2
+    BEFORE=$(requests_of lena)
+    env HB_CONFDIR="$SVC_DIR" SSLKEYLOGFILE="$TEST_TMP/keys.log" setpriv --reuid=nobody --regid=nogroup \
+        --clear-groups "$SUID_DRIVER" --password Lena-Old-1 lcl lena >"$TEST_TMP/keylog.out" 2>"$TEST_TMP/keylog.err"
+    KEYLOG_AUTH=$(sed -n 's/^authenticate=//p' "$TEST_TMP/keylog.out")
+    grep -o 'auth [^:]*:.*' "$TEST_TMP/keylog.err" | head -n 1 | diag_lines
+    ok '[ "$KEYLOG_AUTH" != PAM_SUCCESS ]' "FINDING local-keylog: SSLKEYLOGFILE in a setuid login does not let lena's revoked password in from the stale window (got $KEYLOG_AUTH)"
+    is "$(requests_of lena)" "$BEFORE" "local-keylog: (no request was sent: libcurl refused)"
+    ok '[ ! -e "$TEST_TMP/keys.log" ]' "regression local-keylog: no key log file written"
+    # A descriptor limit: the smallest limit at which the login still reads
+    # the store (so the cache answers) but cannot open its socket.
+    RL_AUTH=none
+    for n in $(seq 8 40); do
+        env HB_CONFDIR="$SVC_DIR" prlimit --nofile="$n:$n" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+            "$SUID_DRIVER" --password Lena-Old-1 lcl lena >"$TEST_TMP/rl.out" 2>"$TEST_TMP/rl.err"
+        RL_AUTH=$(sed -n 's/^authenticate=//p' "$TEST_TMP/rl.out")
+        if grep -q 'auth .*cache=' "$TEST_TMP/rl.err" && ! grep -q 'cache=off' "$TEST_TMP/rl.err"; then
+            diag "nofile=$n: $(grep -o 'auth [^:]*:.*' "$TEST_TMP/rl.err" | head -n 1)"
+            break
+        fi
+        diag "nofile=$n: $(grep -o 'auth [^:]*:.*' "$TEST_TMP/rl.err" | head -n 1 | cut -c1-150)"
+    done
+    ok '[ "$RL_AUTH" != PAM_SUCCESS ]' "FINDING local-rlimit: a descriptor limit on a setuid login does not let lena's revoked password in from the stale window (got $RL_AUTH)"
+    BEFORE=$(requests_of lena)
+    run_driver --password Lena-Old-1 lcl lena
+    is "$(requests_of lena)" "$((BEFORE + 1))" "regression local-rlimit-others: the limited setuid login puts nobody else on the stale window: the next login goes to the server"
+    is "$AUTH" PAM_AUTH_ERR "local-rlimit-others: and the revoked password is refused"
+else
+    for t in setup keylog keylog-request keylog-file rlimit rlimit-others rlimit-refused; do
+        skip "local-failure $t" "needs root, setpriv and user nobody"
+    done
+fi
+
 # =============== attacker 2/4: a disabled account in every language ===
 # Nextcloud translates the disabled message (facts.md); newer versions throw
 # DisabledUserException; an app can cancel a login.  Each must be a refusal
@@ -221,6 +267,37 @@ for name in frank@example.org FRANK; do
     run_driver --password Frank-1 acct "$name"
     is "$(requests_of "$name")" "$((BEFORE + 1))" "FINDING account-aliases: after 'cache forget frank', $name is asked to the server (no cache hit)"
 done
+
+# ============ attacker 4: wrong passwords for a victim void her verifier ===
+# Seven wrong passwords for mia (an attacker who does not know hers) within
+# refusal_life; then Nextcloud goes down (every request hangs): mia's right
+# password, verified before, must still be answered from the stale window.
+write_service flood "${COMMON[@]}" timeout=1500 connect_timeout=1000
+ctl_set '{"users": ["mia:Mia-1"]}'
+run_driver --rhost 192.0.2.30 --password Mia-1 flood mia
+is "$AUTH" PAM_SUCCESS "setup (flood): mia logs in (verifier stored)"
+for i in 1 2 3 4 5 6 7; do
+    run_driver --rhost 203.0.113.66 --password "guess-$i" flood mia
+done
+is "$AUTH" PAM_AUTH_ERR "flood: the attacker's guesses are refused"
+ctl_set '{"users": ["mia:Mia-1"], "slow": {"192.0.2.30": 5, "203.0.113.66": 5}}'
+sleep 1
+run_driver --rhost 192.0.2.30 --password Mia-1 flood mia
+is "$AUTH" PAM_SUCCESS "FINDING remote-flood: in the outage, mia's verified password is still answered from the stale window"
+
+# ============================ attacker 4: odd user names (stopped) ===
+ctl_set '{"users": ["nina:x:y", "nina:Nina-1"]}'
+write_service odd "url=$URL" allow_http "store=lmdb:$STORE" "secret_file=$SECRET" cache_fresh=300 \
+    timeout=1500 connect_timeout=1000
+BEFORE=$(wc -l <"$RT_LOG")
+run_driver --password y odd "nina:x"
+is "$AUTH" PAM_USER_UNKNOWN "regression odd-names: a ':' in the user name is refused (Basic auth would split it)"
+run_driver --password Nina-1 odd "$(printf 'n%.0s' $(seq 1 5000))"
+ok '[ "$AUTH" != PAM_SUCCESS ]' "regression odd-names: a 5000-byte user name is refused (got $AUTH)"
+is "$(wc -l <"$RT_LOG")" "$BEFORE" "regression odd-names: neither reached the server"
+run_driver --password Nina-1 odd nina
+run_driver --password Nina-1 odd Nina
+is "$AUTH" PAM_AUTH_ERR "regression odd-names: another letter case is its own name (the server refused 'Nina'; nina's verifier did not answer)"
 
 # ================== attacker 2 on Redis: huge values and wrong types ===
 # Records that are too large for the module (HB_STORE_VALUE_MAX) or not a
