@@ -285,6 +285,25 @@ sleep 1
 run_driver --rhost 192.0.2.30 --password Mia-1 flood mia
 is "$AUTH" PAM_SUCCESS "FINDING remote-flood: in the outage, mia's verified password is still answered from the stale window"
 
+# ================= attacker 4: guessing against the cache during an outage ===
+# While Nextcloud cannot answer, a guess is checked against the verifiers
+# only.  A wrong guess must count against the address as it does when the
+# server refuses it, or the guard (and Nextcloud's throttle, which is down)
+# no longer bounds guessing: after 6 wrong guesses (guard_failures=3) the
+# right one, from the same address, must be refused by the guard.
+write_service guess "${COMMON[@]}" timeout=1500 connect_timeout=1000 guard_failures=3 guard_window=600
+ctl_set '{"users": ["oscar:Oscar-1"]}'
+run_driver --rhost 192.0.2.40 --password Oscar-1 guess oscar
+is "$AUTH" PAM_SUCCESS "setup (guess): oscar logs in (verifier stored)"
+ctl_set '{"users": ["oscar:Oscar-1"], "slow": {"192.0.2.40": 5, "203.0.113.77": 5}}'
+sleep 1
+for i in 1 2 3 4 5 6; do
+    run_driver --rhost 203.0.113.77 --password "oscar-guess-$i" guess oscar
+done
+diag "last wrong guess in the outage: $AUTH"
+run_driver --rhost 203.0.113.77 --password Oscar-1 guess oscar
+is "$AUTH" PAM_MAXTRIES "FINDING outage-guessing: after 6 wrong guesses during an outage, the guard refuses the address (got $AUTH)"
+
 # ============================ attacker 4: odd user names (stopped) ===
 ctl_set '{"users": ["nina:x:y", "nina:Nina-1"]}'
 write_service odd "url=$URL" allow_http "store=lmdb:$STORE" "secret_file=$SECRET" cache_fresh=300 \
