@@ -402,6 +402,52 @@ static void test_account_splice(void **state)
 }
 
 /*
+ * Attacker 2 + the disabled user: the e-mail name's record is deleted (or
+ * garbled) in the store - "deny service" only, the man page says.  Then
+ * the account is disabled and its owner logs in under the e-mail name:
+ * the 503 voids nothing beyond that name, because disable() learns the
+ * account only from the (now missing) record, so the uid name's verifier
+ * keeps answering (fresh window, then stale).  Writing to the store made a
+ * login of a disabled account succeed.  FAILS on f970ce5.
+ */
+static void disabled_alias_case(bool garble)
+{
+    struct fixture uid, mail;
+    uint8_t junk_key[HB_CACHE_KEY_LEN];
+    struct bytes junk = {{0}, 100};
+
+    open_fixture(&uid, url_a, garble ? "alias-kate" : "alias-lisa");
+    remember_at(&uid, "uid-pass", T0, T0, garble ? "alias-kate" : "alias-lisa", NULL);
+    close_fixture(&uid);
+    open_fixture(&mail, url_a, garble ? "kate@example.org" : "lisa@example.org");
+    remember_at(&mail, "mail-pass", T0 + 1, T0 + 1, garble ? "alias-kate" : "alias-lisa", NULL);
+    memcpy(junk_key, mail.cache.key, sizeof(junk_key));
+    if (garble)
+        write_raw(&mail, junk_key, sizeof(junk_key), &junk);    /* the attacker garbles it */
+    else
+        delete_raw(&mail, junk_key, sizeof(junk_key));            /* the attacker deletes it */
+    assert_int_equal(hb_cache_drop_user(&mail.cache, mail.store, T0 + 10, mail.err, sizeof(mail.err)), HB_STORE_OK);
+    close_fixture(&mail);
+    open_fixture(&uid, url_a, garble ? "alias-kate" : "alias-lisa");
+    if (age_of(&uid, "uid-pass", T0 + 11) != -1)
+        fail_msg("after the e-mail name's record was %s, a disabled answer under it left the uid's verifier valid",
+                 garble ? "garbled" : "deleted");
+    close_fixture(&uid);
+}
+
+static void test_disabled_alias_record_deleted(void **state)
+{
+    (void) state;
+    disabled_alias_case(false);
+}
+
+static void test_disabled_alias_record_garbled(void **state)
+{
+    (void) state;
+    disabled_alias_case(true);
+}
+
+/*
  * Attacker 2, the documented residual (man page: "a rollback"): a
  * byte-exact earlier record of the same key brings back a verification a
  * later refusal removed, but never beyond the window of that verification,
@@ -565,6 +611,8 @@ int main(void)
         cmocka_unit_test_teardown(test_largest_record_fits, release_left),
         cmocka_unit_test_teardown(test_kind_and_scope_collisions, release_left),
         cmocka_unit_test_teardown(test_account_splice, release_left),
+        cmocka_unit_test_teardown(test_disabled_alias_record_deleted, release_left),
+        cmocka_unit_test_teardown(test_disabled_alias_record_garbled, release_left),
         cmocka_unit_test_teardown(test_rollback_is_bounded, release_left),
         cmocka_unit_test_teardown(test_same_second_refusal_wins, release_left),
         cmocka_unit_test_teardown(test_odd_passwords_and_names, release_left),
