@@ -448,6 +448,61 @@ static void test_disabled_alias_record_garbled(void **state)
 }
 
 /*
+ * One account, many names, one password: the login password works under
+ * the uid and the e-mail address (facts.md).  It is changed; the next login
+ * under the uid gets 401 and drops the verifier - under the uid only.  The
+ * old password keeps answering from the cache under the e-mail name (fresh
+ * window, and the stale window in the next outage).  A refusal under one
+ * name of an account must void that password under every name of the
+ * account.  FAILS on f970ce5.
+ */
+static void test_refusal_covers_every_name_of_the_account(void **state)
+{
+    struct fixture uid, mail;
+
+    (void) state;
+    open_fixture(&uid, url_a, "refuse-mona");
+    remember_at(&uid, "mona-login-pass", T0, T0, "refuse-mona", NULL);
+    close_fixture(&uid);
+    open_fixture(&mail, url_a, "mona@example.org");
+    remember_at(&mail, "mona-login-pass", T0 + 1, T0 + 1, "refuse-mona", NULL);
+    close_fixture(&mail);
+    open_fixture(&uid, url_a, "refuse-mona");
+    revoke_at(&uid, "mona-login-pass", T0 + 10);                   /* changed in Nextcloud: 401 */
+    assert_int_equal(age_of(&uid, "mona-login-pass", T0 + 11), -1);
+    close_fixture(&uid);
+    open_fixture(&mail, url_a, "mona@example.org");
+    if (age_of(&mail, "mona-login-pass", T0 + 11) != -1)
+        fail_msg("a password the server refused under the uid still answers under the e-mail name");
+    close_fixture(&mail);
+}
+
+/*
+ * A 207 that names no principal (another server of the realm, or a body in
+ * which the principal was not found) must not unlink a login name from its
+ * account: the name would escape every later disabled answer or forget of
+ * the account.  FAILS on f970ce5 (remember_fn sets has_account from the
+ * latest 207 only).
+ */
+static void test_link_kept_without_principal(void **state)
+{
+    struct fixture uid, mail;
+
+    (void) state;
+    open_fixture(&mail, url_a, "nora@example.org");
+    remember_at(&mail, "nora-pass", T0, T0, "link-nora", NULL);
+    remember_at(&mail, "nora-pass", T0 + 5, T0 + 5, NULL, NULL);      /* no principal this time */
+    close_fixture(&mail);
+    open_fixture(&uid, url_a, "link-nora");
+    assert_int_equal(hb_cache_drop_user(&uid.cache, uid.store, T0 + 10, uid.err, sizeof(uid.err)), HB_STORE_OK);
+    close_fixture(&uid);
+    open_fixture(&mail, url_a, "nora@example.org");
+    if (age_of(&mail, "nora-pass", T0 + 11) != -1)
+        fail_msg("the e-mail name, unlinked by a 207 without principal, escaped the account's disabled answer");
+    close_fixture(&mail);
+}
+
+/*
  * Attacker 2, the documented residual (man page: "a rollback"): a
  * byte-exact earlier record of the same key brings back a verification a
  * later refusal removed, but never beyond the window of that verification,
@@ -613,6 +668,8 @@ int main(void)
         cmocka_unit_test_teardown(test_account_splice, release_left),
         cmocka_unit_test_teardown(test_disabled_alias_record_deleted, release_left),
         cmocka_unit_test_teardown(test_disabled_alias_record_garbled, release_left),
+        cmocka_unit_test_teardown(test_refusal_covers_every_name_of_the_account, release_left),
+        cmocka_unit_test_teardown(test_link_kept_without_principal, release_left),
         cmocka_unit_test_teardown(test_rollback_is_bounded, release_left),
         cmocka_unit_test_teardown(test_same_second_refusal_wins, release_left),
         cmocka_unit_test_teardown(test_odd_passwords_and_names, release_left),
