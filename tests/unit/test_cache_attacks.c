@@ -657,6 +657,35 @@ static void test_health_record_moved(void **state)
     close_fixture(&f);
 }
 
+/*
+ * Attacker 2, the residual on health: a genuine rest record put back after
+ * the server answered (a rollback) makes it rest again, but never past the
+ * period it was written for (its "until" is capped at now +
+ * server_retry_after when read, whatever the store's TTL).
+ */
+static void test_health_replay_bounded(void **state)
+{
+    struct fixture f;
+    struct bytes rest;
+    uint8_t key[33];
+    const char *parts[] = {url_b};
+
+    (void) state;
+    open_fixture(&f, url_b, "health-replay");
+    f.cfg.server_retry_after = 1;
+    health_key('h', parts, 1, key);
+    hb_health_note(&f.cfg, f.store, url_b, false);
+    assert_true(hb_health_resting(&f.cfg, f.store, url_b));
+    read_raw(&f, key, sizeof(key), &rest);
+    hb_health_note(&f.cfg, f.store, url_b, true);
+    assert_false(hb_health_resting(&f.cfg, f.store, url_b));
+    write_raw(&f, key, sizeof(key), &rest);                 /* rolled back, with a 3600 s TTL */
+    assert_true(hb_health_resting(&f.cfg, f.store, url_b)); /* the residual */
+    sleep(2);
+    assert_false(hb_health_resting(&f.cfg, f.store, url_b)); /* bounded by its own period */
+    close_fixture(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +704,7 @@ int main(void)
         cmocka_unit_test_teardown(test_odd_passwords_and_names, release_left),
         cmocka_unit_test_teardown(test_extreme_times_no_overflow, release_left),
         cmocka_unit_test_teardown(test_health_record_moved, release_left),
+        cmocka_unit_test_teardown(test_health_replay_bounded, release_left),
     };
 
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
