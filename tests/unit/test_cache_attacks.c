@@ -7,9 +7,14 @@
  *
  * Tests expected to FAIL on the code they were written against (commit
  * f970ce5), each a finding of the red-team report:
- *   test_refusal_flood_keeps_other_verifiers   (remote: 7 wrong passwords void every verifier)
- *   test_stopped_acceptance_after_refusal_expired (local: SIGSTOP past refusal_life resurrects)
- *   test_stopped_acceptance_after_disable_expired (same, disabled unlinked name)
+ *   test_refusal_flood_keeps_other_verifiers      remote: 7 wrong passwords void every verifier
+ *   test_stopped_acceptance_after_refusal_expired local: a 207 stored past refusal_life resurrects
+ *   test_stopped_acceptance_after_disable_expired the same after a disabled answer (unlinked name)
+ *   test_disabled_alias_record_deleted            store writer: a deleted alias record hides the account
+ *   test_disabled_alias_record_garbled            the same with a garbled record
+ *   test_refusal_covers_every_name_of_the_account a 401 under the uid leaves the e-mail name's verifier
+ *   test_link_kept_without_principal              a 207 without principal unlinks a name
+ *   test_extreme_times_no_overflow                only under UBSan: INT64_MAX + refusal_life
  * The others are attacks that are stopped (regression tests).
  */
 #include <setjmp.h>
