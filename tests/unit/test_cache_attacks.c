@@ -2,8 +2,9 @@
 /*
  * Red team: cache.c and the store side of health.c tried as the four
  * attackers of pam_httpbasic(8) THREAT MODEL would, on a real LMDB store in
- * a temporary directory.  Time is passed as "now" (one 2 s sleep, for health.c, which reads the clock); store TTLs
- * run on the real clock, so a record's expiry is emulated by deleting it.
+ * a temporary directory.  Time is passed as "now" (one 2 s sleep, for
+ * health.c, which reads the clock); store TTLs run on the real clock, so a
+ * record's expiry is emulated by deleting it.
  *
  * Tests expected to FAIL on the code they were written against (commit
  * f970ce5), each a finding of the red-team report:
