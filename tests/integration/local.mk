@@ -49,7 +49,8 @@ integration_tests = \
 	tests/integration/t_demo_packages.sh \
 	tests/integration/t_disabled.sh \
 	tests/integration/t_outage.sh \
-	tests/integration/t_account.sh
+	tests/integration/t_account.sh \
+	tests/integration/t_redteam.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \
@@ -59,4 +60,5 @@ EXTRA_DIST += $(integration_tests) \
 	tests/server/webdav.sh \
 	tests/server/redis.sh \
 	tests/server/fault_server.py \
+	tests/server/redteam_server.py \
 	tests/run
