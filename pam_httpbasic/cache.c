@@ -23,7 +23,7 @@
 
 #define ENTRY_LEN (HB_CACHE_SALT_LEN + HB_CACHE_MAC_LEN + 8)
 #define USER_HEADER_LEN 52
-#define ACCOUNT_HEADER_LEN 10
+#define ACCOUNT_HEADER_LEN 19
 #define FLAG_ACCOUNT 1
 
 #define LABEL_SCOPE "pam_httpbasic scope v2"
@@ -52,9 +52,11 @@ struct user_record {
 
 /* An account's record, decoded. */
 struct account_record {
-    size_t n;
-    int64_t floor;
+    size_t n, nt;
+    int64_t floor;               /* verifications of every name at or before it are void */
+    int64_t late;                /* acceptances sent at or before it are not stored */
     uint8_t link[HB_CACHE_MAX_LINKS][HB_CACHE_MAC_LEN];
+    struct entry t[HB_CACHE_MAX_REFUSALS + 1];   /* refusals under any of its names */
 };
 
 /* One piece of a MAC input. */
@@ -283,31 +285,42 @@ static size_t encode_user(const struct hb_cache *cache, const uint8_t *key, cons
 static int decode_account(const struct hb_cache *cache, const uint8_t *key, const uint8_t *value, size_t len,
                           struct account_record *rec)
 {
-    size_t n = len >= ACCOUNT_HEADER_LEN ? value[1] : 0;
+    size_t n = len >= ACCOUNT_HEADER_LEN ? value[1] : 0, nt = len >= ACCOUNT_HEADER_LEN ? value[10] : 0;
     bool valid = len >= ACCOUNT_HEADER_LEN && value[0] == HB_CACHE_VERSION && n <= HB_CACHE_MAX_LINKS
-                 && len == ACCOUNT_HEADER_LEN + n * HB_CACHE_MAC_LEN + HB_CACHE_MAC_LEN
+                 && nt <= HB_CACHE_MAX_REFUSALS
+                 && len == ACCOUNT_HEADER_LEN + n * HB_CACHE_MAC_LEN + nt * ENTRY_LEN + HB_CACHE_MAC_LEN
                  && authentic(cache, key, value, len);
+    const uint8_t *p = value + ACCOUNT_HEADER_LEN;
 
     memset(rec, 0, sizeof(*rec));
     if (!valid)
         return -1;
     rec->n = n;
+    rec->nt = nt;
     rec->floor = get_le64(value + 2);
-    for (size_t i = 0; i < n; i++)
-        memcpy(rec->link[i], value + ACCOUNT_HEADER_LEN + i * HB_CACHE_MAC_LEN, HB_CACHE_MAC_LEN);
+    rec->late = get_le64(value + 11);
+    for (size_t i = 0; i < n; i++, p += HB_CACHE_MAC_LEN)
+        memcpy(rec->link[i], p, HB_CACHE_MAC_LEN);
+    for (size_t i = 0; i < nt; i++, p += ENTRY_LEN)
+        get_entry(p, &rec->t[i]);
     return 0;
 }
 
 static size_t encode_account(const struct hb_cache *cache, const uint8_t *key, const struct account_record *rec,
                              uint8_t *out)
 {
-    size_t len = ACCOUNT_HEADER_LEN + rec->n * HB_CACHE_MAC_LEN;
+    size_t len = ACCOUNT_HEADER_LEN + rec->n * HB_CACHE_MAC_LEN + rec->nt * ENTRY_LEN;
+    uint8_t *p = out + ACCOUNT_HEADER_LEN;
 
     out[0] = HB_CACHE_VERSION;
     out[1] = (uint8_t) rec->n;
     put_le64(out + 2, rec->floor);
-    for (size_t i = 0; i < rec->n; i++)
-        memcpy(out + ACCOUNT_HEADER_LEN + i * HB_CACHE_MAC_LEN, rec->link[i], HB_CACHE_MAC_LEN);
+    out[10] = (uint8_t) rec->nt;
+    put_le64(out + 11, rec->late);
+    for (size_t i = 0; i < rec->n; i++, p += HB_CACHE_MAC_LEN)
+        memcpy(p, rec->link[i], HB_CACHE_MAC_LEN);
+    for (size_t i = 0; i < rec->nt; i++, p += ENTRY_LEN)
+        put_entry(p, &rec->t[i]);
     if (record_mac(cache, key, out, len, out + len) != 0)
         return 0;
     return len + HB_CACHE_MAC_LEN;
@@ -330,6 +343,17 @@ static size_t oldest_entry(const struct entry *e, size_t count)
             oldest = i;
     return oldest;
 }
+
+/*
+ * Record a refusal of the password of refusal (stamped now) in the list
+ * t[*nt]: the existing entry of that password moves to now, else it is
+ * added; beyond HB_CACHE_MAX_REFUSALS the oldest goes and its time raises
+ * *late (no acceptance sent before it is stored from then on).
+ */
+static void add_refusal(const struct hb_cache *cache, struct entry *t, size_t *nt, int64_t *late,
+                        const struct entry *refusal, const char *password);
+static bool list_refused(const struct hb_cache *cache, const struct entry *t, size_t nt, const char *password,
+                         int64_t at);
 
 /* Seconds a refusal is kept: as long as a request sent before it may still be answered. */
 static long refusal_life(const struct hb_config *cfg)
@@ -455,22 +479,20 @@ static int read_user(const struct hb_cache *cache, struct hb_store *store, struc
     return rc;
 }
 
-/* The floor of the account id names, or HB_STORE_NOT_FOUND / HB_STORE_ERROR when it cannot vouch. */
-static int account_floor(const struct hb_cache *cache, struct hb_store *store, const uint8_t *id,
-                         int64_t *floor, char *err, size_t errlen)
+/* Read the account record of id; HB_STORE_OK, or NOT_FOUND / ERROR when it cannot vouch. */
+static int read_account(const struct hb_cache *cache, struct hb_store *store, const uint8_t *id,
+                        struct account_record *acc, char *err, size_t errlen)
 {
     uint8_t key[HB_CACHE_KEY_LEN], value[HB_STORE_VALUE_MAX];
-    struct account_record acc;
     size_t len = 0;
     int rc;
 
     account_key(cache, id, key);
     rc = hb_store_get(store, key, sizeof(key), value, &len, err, errlen);
-    if (rc == HB_STORE_OK && decode_account(cache, key, value, len, &acc) != 0) {
+    if (rc == HB_STORE_OK && decode_account(cache, key, value, len, acc) != 0) {
         snprintf(err, errlen, "an account record does not authenticate (%zu bytes): ignored", len);
         rc = HB_STORE_ERROR;
     }
-    *floor = acc.floor;
     return rc;
 }
 
@@ -478,11 +500,7 @@ static int account_floor(const struct hb_cache *cache, struct hb_store *store, c
 static bool refused_since(const struct hb_cache *cache, const struct user_record *rec, const char *password,
                           int64_t at)
 {
-    bool refused = false;
-
-    for (size_t i = 0; i < rec->nt; i++)
-        refused = refused || (rec->t[i].at >= at && entry_matches(cache, &rec->t[i], password));
-    return refused;
+    return list_refused(cache, rec->t, rec->nt, password, at);
 }
 
 int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const char *password,
@@ -490,7 +508,8 @@ int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const 
 {
     long window = hb_cache_window(cache->cfg);
     struct user_record rec;
-    int64_t best = 0, floor = 0;
+    struct account_record acc;
+    int64_t best = 0;
     int rc = read_user(cache, store, &rec, err, errlen);
 
     if (rc != HB_STORE_OK)
@@ -507,16 +526,54 @@ int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const 
     }
     /* A record that names an account counts only while that account vouches for it. */
     if (rc == HB_STORE_OK && rec.has_account) {
-        int arc = account_floor(cache, store, rec.account, &floor, err, errlen);
+        int arc = read_account(cache, store, rec.account, &acc, err, errlen);
 
         if (arc != HB_STORE_OK)
             rc = arc == HB_STORE_ERROR ? HB_STORE_ERROR : HB_STORE_NOT_FOUND;
-        else if (floor >= best)
+        else if (acc.floor >= best || list_refused(cache, acc.t, acc.nt, password, best))
             rc = HB_STORE_NOT_FOUND;
     }
     if (rc == HB_STORE_OK)
         *age = now - best;
     return rc;
+}
+
+static void add_refusal(const struct hb_cache *cache, struct entry *t, size_t *nt, int64_t *late,
+                        const struct entry *refusal, const char *password)
+{
+    for (size_t i = 0; i < *nt; i++)
+        if (entry_matches(cache, &t[i], password)) {
+            t[i].at = refusal->at > t[i].at ? refusal->at : t[i].at;
+            return;
+        }
+    t[(*nt)++] = *refusal;
+    if (*nt > HB_CACHE_MAX_REFUSALS) {
+        size_t oldest = oldest_entry(t, *nt);
+
+        *late = t[oldest].at > *late ? t[oldest].at : *late;
+        remove_entry(t, nt, oldest);
+    }
+}
+
+/* True when the list t[nt] holds a refusal of password at or after at. */
+static bool list_refused(const struct hb_cache *cache, const struct entry *t, size_t nt, const char *password,
+                         int64_t at)
+{
+    bool refused = false;
+
+    for (size_t i = 0; i < nt; i++)
+        refused = refused || (t[i].at >= at && entry_matches(cache, &t[i], password));
+    return refused;
+}
+
+/* Drop the account's refusals older than their lifetime and a late floor past it. */
+static void account_drop_void(struct account_record *acc, int64_t now, long refusal)
+{
+    for (size_t i = acc->nt; i-- > 0;)
+        if (!within(acc->t[i].at, now, refusal))
+            remove_entry(acc->t, &acc->nt, i);
+    if (!within(acc->late, now, refusal))
+        acc->late = 0;
 }
 
 /* Arguments of the update callbacks: they depend only on these. */
@@ -573,7 +630,9 @@ static enum hb_store_action link_fn(const uint8_t *old, size_t oldlen, uint8_t *
 
     if (old == NULL || decode_account(c->cache, c->key, old, oldlen, &acc) != 0)
         memset(&acc, 0, sizeof(acc));
-    c->refused = acc.floor >= c->sent_at;
+    account_drop_void(&acc, c->now, refusal_life(c->cache->cfg));
+    c->refused = acc.floor >= c->sent_at || acc.late >= c->sent_at
+                 || list_refused(c->cache, acc.t, acc.nt, c->password, c->sent_at);
     if (c->refused)
         return HB_STORE_KEEP;
     for (size_t i = 0; i < acc.n; i++)
@@ -625,7 +684,6 @@ static enum hb_store_action revoke_fn(const uint8_t *old, size_t oldlen, uint8_t
 {
     struct change *c = arg;
     struct user_record rec;
-    bool recorded = false;
 
     if (old == NULL || decode_user(c->cache, c->key, old, oldlen, &rec) != 0)
         memset(&rec, 0, sizeof(rec));
@@ -633,39 +691,48 @@ static enum hb_store_action revoke_fn(const uint8_t *old, size_t oldlen, uint8_t
     for (size_t i = rec.nv; i-- > 0;)
         if (entry_matches(c->cache, &rec.v[i], c->password))
             remove_entry(rec.v, &rec.nv, i);
-    for (size_t i = 0; i < rec.nt && !recorded; i++)
-        if (entry_matches(c->cache, &rec.t[i], c->password)) {
-            rec.t[i].at = c->now > rec.t[i].at ? c->now : rec.t[i].at;
-            recorded = true;
-        }
-    if (!recorded) {
-        rec.t[rec.nt++] = *c->added;
-        if (rec.nt > HB_CACHE_MAX_REFUSALS) {
-            /*
-             * The oldest refusal goes; no acceptance sent before it is stored
-             * from now on (the verifiers there are stay: the refusal dropped
-             * its own password's already).
-             */
-            size_t oldest = oldest_entry(rec.t, rec.nt);
-
-            rec.late = rec.t[oldest].at > rec.late ? rec.t[oldest].at : rec.late;
-            remove_entry(rec.t, &rec.nt, oldest);
-        }
-    }
+    add_refusal(c->cache, rec.t, &rec.nt, &rec.late, c->added, c->password);
+    c->refused = rec.has_account;   /* out: the account to record the refusal in too */
+    if (rec.has_account)
+        memcpy(c->linked, rec.account, HB_CACHE_MAC_LEN);
     return put_user(c->cache, c->key, &rec, c->now, out, outlen, ttl);
+}
+
+/* account refusal: record the refusal under the account, for every name of it. */
+static enum hb_store_action account_refuse_fn(const uint8_t *old, size_t oldlen, uint8_t *out,
+                                              size_t *outlen, long *ttl, void *arg)
+{
+    struct change *c = arg;
+    struct account_record acc;
+
+    if (old == NULL || decode_account(c->cache, c->key, old, oldlen, &acc) != 0)
+        return HB_STORE_KEEP;   /* no account record: no name of it can match anyway */
+    account_drop_void(&acc, c->now, refusal_life(c->cache->cfg));
+    add_refusal(c->cache, acc.t, &acc.nt, &acc.late, c->added, c->password);
+    if ((*outlen = encode_account(c->cache, c->key, &acc, out)) == 0)
+        return HB_STORE_KEEP;
+    *ttl = hb_cache_window(c->cache->cfg) + refusal_life(c->cache->cfg);
+    return HB_STORE_PUT;
 }
 
 int hb_cache_revoke(const struct hb_cache *cache, struct hb_store *store, const char *password,
                     int64_t now, char *err, size_t errlen)
 {
+    uint8_t linked[HB_CACHE_MAC_LEN], akey[HB_CACHE_KEY_LEN];
     struct entry refusal;
-    struct change c = {cache, cache->key, password, &refusal, now, now, NULL, NULL, NULL, false, 0, false};
+    struct change c = {cache, cache->key, password, &refusal, now, now, NULL, NULL, linked, false, 0, false};
     int rc = HB_STORE_ERROR;
 
     if (new_entry(cache, password, now, &refusal) != 0)
         snprintf(err, errlen, "cannot make a refusal record (OpenSSL)");
     else
         rc = hb_store_update(store, cache->key, sizeof(cache->key), revoke_fn, &c, err, errlen);
+    if (rc == HB_STORE_OK && c.refused) {
+        struct change a = {cache, akey, password, &refusal, now, now, NULL, NULL, NULL, false, 0, false};
+
+        account_key(cache, linked, akey);
+        rc = hb_store_update(store, akey, sizeof(akey), account_refuse_fn, &a, err, errlen);
+    }
     OPENSSL_cleanse(&refusal, sizeof(refusal));
     return rc;
 }
@@ -700,6 +767,7 @@ static enum hb_store_action floor_fn(const uint8_t *old, size_t oldlen, uint8_t 
     if (!c->found)
         memset(&acc, 0, sizeof(acc));
     c->count = acc.n;
+    account_drop_void(&acc, c->now, refusal_life(c->cache->cfg));
     acc.floor = c->now > acc.floor ? c->now : acc.floor;
     if ((*outlen = encode_account(c->cache, c->key, &acc, out)) == 0)
         return HB_STORE_KEEP;

@@ -42,8 +42,11 @@
  *     last 32 HMAC(secret, label, key, every byte before it)
  * Account record 'a' (version 2):
  *     0 version, 1 n (at most HB_CACHE_MAX_LINKS), 2..9 floor (int64 s),
+ *     10 nt (at most HB_CACHE_MAX_REFUSALS), 11..18 late (int64 s),
  *     n x 32 the HMAC parts of the 'u' keys that reached the account,
- *     last 32 the record MAC.
+ *     nt x 56 refusals under any of its names (as in a user record),
+ *     last 32 the record MAC.  A refusal under one name voids that
+ *     password's verifications under every name of the account.
  * A verifier of a user record that names an account counts only while
  * that account record exists, authenticates and has a floor before the
  * verification: a disabled answer or "cache forget" sets the floor, so it

@@ -6,8 +6,9 @@
  * health.c, which reads the clock); store TTLs run on the real clock, so a
  * record's expiry is emulated by deleting it.
  *
- * Tests expected to FAIL on the code they were written against (commit
- * f970ce5), each a finding of the red-team report:
+ * Tests that FAILED on the code they were written against (commit
+ * f970ce5), each a finding of the red-team report, fixed since in cache.c
+ * (they pass now and stay as regression tests):
  *   test_refusal_flood_keeps_other_verifiers      remote: 7 wrong passwords void every verifier
  *   test_stopped_acceptance_after_refusal_expired local: a 207 stored past refusal_life resurrects
  *   test_stopped_acceptance_after_disable_expired the same after a disabled answer (unlinked name)
