@@ -270,7 +270,8 @@ done
 
 # ============ attacker 4: wrong passwords for a victim void her verifier ===
 # Seven wrong passwords for mia (an attacker who does not know hers) within
-# refusal_life; then Nextcloud goes down (every request hangs): mia's right
+# refusal_life; then Nextcloud goes down (every request hangs, the anonymous
+# confirmation too, whose X-Forwarded-For is "-"): mia's right
 # password, verified before, must still be answered from the stale window.
 write_service flood "${COMMON[@]}" timeout=1500 connect_timeout=1000
 ctl_set '{"users": ["mia:Mia-1"]}'
@@ -280,7 +281,7 @@ for i in 1 2 3 4 5 6 7; do
     run_driver --rhost 203.0.113.66 --password "guess-$i" flood mia
 done
 is "$AUTH" PAM_AUTH_ERR "flood: the attacker's guesses are refused"
-ctl_set '{"users": ["mia:Mia-1"], "slow": {"192.0.2.30": 5, "203.0.113.66": 5}}'
+ctl_set '{"users": ["mia:Mia-1"], "slow": {"192.0.2.30": 5, "203.0.113.66": 5, "-": 5}}'
 sleep 1
 run_driver --rhost 192.0.2.30 --password Mia-1 flood mia
 is "$AUTH" PAM_SUCCESS "FINDING remote-flood: in the outage, mia's verified password is still answered from the stale window"
@@ -295,7 +296,7 @@ write_service guess "${COMMON[@]}" timeout=1500 connect_timeout=1000 guard_failu
 ctl_set '{"users": ["oscar:Oscar-1"]}'
 run_driver --rhost 192.0.2.40 --password Oscar-1 guess oscar
 is "$AUTH" PAM_SUCCESS "setup (guess): oscar logs in (verifier stored)"
-ctl_set '{"users": ["oscar:Oscar-1"], "slow": {"192.0.2.40": 5, "203.0.113.77": 5}}'
+ctl_set '{"users": ["oscar:Oscar-1"], "slow": {"192.0.2.40": 5, "203.0.113.77": 5, "-": 5}}'
 sleep 1
 for i in 1 2 3 4 5 6; do
     run_driver --rhost 203.0.113.77 --password "oscar-guess-$i" guess oscar
