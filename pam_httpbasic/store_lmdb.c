@@ -485,29 +485,64 @@ static void lmdb_close(void *backend)
 
 /* ---- reads ---- */
 
+/* The live value of k in the reader transaction into value; 0, MDB_NOTFOUND or a code, *what naming it. */
+static int read_one(struct lmdb_store *st, const uint8_t *key, size_t keylen, uint8_t *value,
+                    size_t *valuelen, const char **what)
+{
+    MDB_val k = bytes_val(key, keylen), v;
+    int rc;
+
+    *what = "mdb_get";
+    rc = mdb_get(st->reader, st->dbi, &k, &v);
+    if (rc == 0 && !record_ok(&v)) {
+        *what = "corrupt record";
+        rc = MDB_CORRUPTED;
+    } else if (rc == 0 && expired(&v, now_seconds())) {
+        rc = MDB_NOTFOUND;
+    } else if (rc == 0) {
+        *valuelen = v.mv_size - EXPIRY_LEN;
+        memcpy(value, (const uint8_t *) v.mv_data + EXPIRY_LEN, *valuelen);
+    }
+    return rc;
+}
+
+/* n gets in one read transaction; a bad key or a corrupt record fails only its own rcs[i]. */
+static int lmdb_get_many(void *backend, const uint8_t *const keys[], const size_t keylens[], size_t n,
+                         uint8_t values[][HB_STORE_VALUE_MAX], size_t valuelens[], int rcs[],
+                         char *err, size_t errlen)
+{
+    struct lmdb_store *st = backend;
+    const char *what = "mdb_txn_renew";
+    int rc = mdb_txn_renew(st->reader);
+
+    if (rc != 0)
+        return fail(st, what, rc, err, errlen);
+    for (size_t i = 0; i < n; i++) {
+        int one = key_ok(keylens[i]) ? read_one(st, keys[i], keylens[i], values[i], &valuelens[i], &what)
+                                     : EINVAL;
+
+        if (one == EINVAL)
+            what = "key length";
+        rcs[i] = one == 0 ? HB_STORE_OK : one == MDB_NOTFOUND ? HB_STORE_NOT_FOUND : HB_STORE_ERROR;
+        if (rcs[i] == HB_STORE_ERROR)
+            fail(st, what, one, err, errlen);
+    }
+    mdb_txn_reset(st->reader);
+    return HB_STORE_OK;
+}
+
 /* Copy key's live value out; HB_STORE_NOT_FOUND when absent or expired. */
 static int lmdb_get(void *backend, const uint8_t *key, size_t keylen,
                     uint8_t *value, size_t *valuelen, char *err, size_t errlen)
 {
     struct lmdb_store *st = backend;
-    MDB_val k = bytes_val(key, keylen), v;
     const char *what = "key length";
     int rc = key_ok(keylen) ? 0 : EINVAL;
 
     if (rc == 0 && (rc = mdb_txn_renew(st->reader)) != 0)
         what = "mdb_txn_renew";
     if (rc == 0) {
-        what = "mdb_get";
-        rc = mdb_get(st->reader, st->dbi, &k, &v);
-        if (rc == 0 && !record_ok(&v)) {
-            what = "corrupt record";
-            rc = MDB_CORRUPTED;
-        } else if (rc == 0 && expired(&v, now_seconds())) {
-            rc = MDB_NOTFOUND;
-        } else if (rc == 0) {
-            *valuelen = v.mv_size - EXPIRY_LEN;
-            memcpy(value, (const uint8_t *) v.mv_data + EXPIRY_LEN, *valuelen);
-        }
+        rc = read_one(st, key, keylen, value, valuelen, &what);
         mdb_txn_reset(st->reader);
     }
     return outcome(st, rc, what, err, errlen);
@@ -887,6 +922,7 @@ const struct hb_store_ops hb_store_lmdb_ops = {
     .abandon = lmdb_abandon,
     .close = lmdb_close,
     .get = lmdb_get,
+    .get_many = lmdb_get_many,
     .update = lmdb_update,
     .scan = lmdb_scan,
 };
