@@ -38,7 +38,8 @@ integration_tests = \
 	tests/integration/t_store.sh \
 	tests/integration/t_guard.sh \
 	tests/integration/t_ctl.sh \
-	tests/integration/t_cache.sh
+	tests/integration/t_cache.sh \
+	tests/integration/t_outage.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \
