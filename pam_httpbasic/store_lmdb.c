@@ -33,7 +33,7 @@
  * after it on, and every write (deletions included) needs fresh pages: a
  * map left without free pages could never commit again.  So records are
  * evicted - the expired and corrupt ones, then live ones by earliest
- * expiry, a tenth of all records per round - when a write fails with
+ * expiry, a tenth of the records it may take per round - when a write fails with
  * MDB_MAP_FULL (it is aborted, and retried once afterwards), and after a
  * write that leaves fewer free pages than a 32nd of the map (at least
  * ROOM_LOW) once there are again as many records as when the last eviction
@@ -89,6 +89,7 @@
 #define ROOM_MIN 12                               /* fewer: evict rounds until that many */
 #define LMDB_KEY_LIMIT 511                        /* LMDB's default maximum key size */
 #define POLL_MAX_NS 2000000L                      /* longest pause polling write.lock */
+#define PROTECTED_KINDS "uahp"                    /* first key bytes that eviction spares (see protected_key) */
 
 static size_t map_size = DEFAULT_MAP_SIZE;
 
@@ -114,6 +115,8 @@ struct eviction {
     uint8_t resume[LMDB_KEY_LIMIT];
     size_t resumelen;            /* 0: start from the first key */
     int done;
+    int everything;              /* 0: live records of protected kinds are spared */
+    size_t eligible;             /* live records the last round could take */
 };
 
 /* See store_lmdb.h (tests only). */
@@ -659,11 +662,30 @@ static int update_once(struct lmdb_store *st, const uint8_t *key, size_t keylen,
     return rc;
 }
 
-/* Whether eviction deletes record v; counts the live ones against the quota. */
-static int doomed(const MDB_val *v, struct eviction *ev)
+/*
+ * Whether key k is of a kind only this module's own verified answers
+ * create (PROTECTED_KINDS: verifiers, account records, resting servers,
+ * probe tokens), which eviction spares while records of other kinds (the
+ * guard's, one per client address, which an attacker creates at will, and
+ * anything else) are left.
+ */
+static int protected_key(const MDB_val *k)
+{
+    return k->mv_size > 0 && k->mv_size <= HB_STORE_KEY_MAX
+           && memchr(PROTECTED_KINDS, *(const uint8_t *) k->mv_data, sizeof(PROTECTED_KINDS) - 1) != NULL;
+}
+
+/* Whether a live record k may go in this eviction. */
+static int eligible(const MDB_val *k, const struct eviction *ev)
+{
+    return ev->everything || !protected_key(k);
+}
+
+/* Whether eviction deletes record v at k; counts the live ones against the quota. */
+static int doomed(const MDB_val *k, const MDB_val *v, struct eviction *ev)
 {
     int dead = !record_ok(v) || expired(v, ev->now);
-    int early = !dead && ev->live_quota > 0 && get_le64(v->mv_data) <= ev->threshold;
+    int early = !dead && ev->live_quota > 0 && eligible(k, ev) && get_le64(v->mv_data) <= ev->threshold;
 
     if (early)
         ev->live_quota--;
@@ -687,7 +709,7 @@ static int evict_batch(struct lmdb_store *st, size_t batch, struct eviction *ev)
     if (rc == 0 && (rc = mdb_cursor_open(txn, st->dbi, &cur)) == 0) {
         rc = mdb_cursor_get(cur, &k, &v, ev->resumelen == 0 ? MDB_FIRST : MDB_SET_RANGE);
         while (rc == 0 && deleted < batch) {
-            if (doomed(&v, &next)) {
+            if (doomed(&k, &v, &next)) {
                 rc = mdb_cursor_del(cur, 0);
                 deleted++;
             }
@@ -722,8 +744,8 @@ static int compare_u64(const void *a, const void *b)
 
 /*
  * Start an eviction round: the expiry by which about a tenth of the
- * records expire, from a sample of at most 1024 of them, and how many live
- * records to delete (a tenth); 0 or a code.
+ * records it may take (eligible) expire, from a sample of at most 1024 of
+ * them, and how many live records to delete (a tenth); 0 or a code.
  */
 static int start_round(struct lmdb_store *st, struct eviction *ev)
 {
@@ -737,15 +759,16 @@ static int start_round(struct lmdb_store *st, struct eviction *ev)
     if (rc == 0) {
         rc = mdb_stat(st->reader, st->dbi, &stat);
         stride = rc == 0 ? stat.ms_entries / 1024 + 1 : 1;
-        ev->live_quota = rc == 0 ? stat.ms_entries / 10 + 1 : 0;
         ev->before = ev->before == 0 && rc == 0 ? stat.ms_entries : ev->before;
         if (rc == 0 && (rc = mdb_cursor_open(st->reader, st->dbi, &cur)) == 0) {
             rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
             for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-                if (seen++ % stride == 0 && n < 1024)
+                if (eligible(&k, ev) && seen++ % stride == 0 && n < 1024)
                     sample[n++] = record_ok(&v) ? get_le64(v.mv_data) : 0;
             mdb_cursor_close(cur);
         }
+        ev->eligible = seen;
+        ev->live_quota = seen / 10 + 1;
         mdb_txn_reset(st->reader);
     }
     qsort(sample, n, sizeof(sample[0]), compare_u64);
@@ -871,6 +894,9 @@ static int evict(struct lmdb_store *st, const struct timespec *deadline, const c
         rc = evict_round(st, &ev, &batch, deadline);
         if (rc == 0)
             rc = room(st, &pages, &low);
+        /* Nothing but protected records left to take: from now on, every kind. */
+        if (rc == 0 && !ev.everything && ev.eligible == 0)
+            ev.everything = 1;
     } while (rc == 0 && pages < ROOM_MIN && !past(deadline));
     mdb_env_set_flags(st->env, MDB_NOSYNC, 0);
     if (rc == 0)

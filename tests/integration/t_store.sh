@@ -64,6 +64,17 @@ common_cases() {
     q get "$(printf 'k%.0s' $(seq 65))"; like "$ANS" '^error ' "$name: a key of 65 bytes is an error"
     q put bad v 0;                 like "$ANS" '^error .*ttl' "$name: an update function giving ttl 0 is an error"
     q get 'b%00%FF%0A';            like "$ANS" '^ok %00%01%02 ' "$name: the store stays usable after a caller's error"
+    # get_many: one call, each key its own answer
+    q put m1 one 60; q put m3 '%00three' 60
+    q mget m1 m2 m3 "$(printf 'k%.0s' $(seq 65))" 'b%00%FF%0A'
+    like "$ANS" '^many one - %00three ! %00%01%02 ms=' "$name: mget: found, missing, binary, bad key (alone), binary"
+    q mget $(seq -f 'm%g' 1 16); like "$ANS" '^many one - %00three( -){13} ms=' "$name: mget of 16 keys"
+    q mget $(seq -f 'm%g' 1 17); like "$ANS" '^error .*at most 16' "$name: mget of 17 keys is an error"
+    q get m1;                      like "$ANS" '^ok one ' "$name: the store stays usable after mget"
+    # TTLs are clamped: a far-future time never makes the backend refuse a write
+    q put far v 9223372036854775807; like "$ANS" '^ok' "$name: put with ttl LONG_MAX succeeds (clamped to a year)"
+    q put far2 v 4000000000000;    like "$ANS" '^ok' "$name: put with ttl 4e12 s succeeds"
+    q get far;                     like "$ANS" '^ok v ' "$name: and is stored"
     q put short v 1
     sleep 2.2
     q get short;                   like "$ANS" '^not_found' "$name: a value with ttl 1 s is gone after 2 s"
@@ -111,6 +122,9 @@ drv_start "${TCP_ARGS[@]}"
 q put ttl100 v 100
 ttl=$(redis_cli TTL pam_httpbasic:ttl100)
 ok '[ "$ttl" -ge 95 ] && [ "$ttl" -le 100 ]' "redis: the TTL is a Redis TTL (SET EX 100 -> TTL $ttl)"
+q put ttlfar v 4000000000000
+ttl=$(redis_cli TTL pam_httpbasic:ttlfar)
+ok '[ "$ttl" -gt 31000000 ] && [ "$ttl" -le 31622400 ]' "redis: a ttl of 4e12 s is clamped to 366 days (TTL $ttl)"
 is "$(redis_cli GET pam_httpbasic:ttl100)" v "redis: keys are 'pam_httpbasic:' + the caller's key"
 redis_cli SET pam_httpbasic:big "$(head -c 5000 /dev/zero | tr '\0' x)" >/dev/null
 q get big;                  like "$ANS" '^error .*larger' "redis: a value over HB_STORE_VALUE_MAX is an error"
