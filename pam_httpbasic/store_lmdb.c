@@ -7,7 +7,14 @@
  * LMDB's data.mdb and lock.mdb and our write.lock, all created 0600
  * whatever the umask.  DIR and each of them must be ours (effective uid),
  * not a symbolic link and not writable by group or others, or the store
- * is refused.
+ * is refused.  Every parent of DIR must be owned by root or by us and not
+ * writable by group or others (a sticky directory owned by root, like
+ * /tmp, is accepted: nobody else can rename what we own in it), and no
+ * component may be a symbolic link: DIR is opened from "/" one component
+ * at a time (openat, O_NOFOLLOW), each checked through its descriptor,
+ * and LMDB opens its files through /proc/self/fd/N of DIR's checked
+ * descriptor.  Residual: without /proc mounted, LMDB gets DIR's path; its
+ * parents were checked, so only root or we could swap it in between.
  *
  * Records: 8 bytes of expiry (wall-clock seconds since the epoch,
  * little-endian) followed by the value.  A record whose expiry has come is
@@ -292,30 +299,92 @@ static int dir_of(const struct lmdb_store *st, char *dir, char *err, size_t errl
 }
 
 /*
- * Create dir 0700 when missing and open it (never through a symlink);
- * it must be a directory of ours that only we can write.  The fd, or -1
- * with err set.
+ * Why a parent directory s of the store may not be trusted, or NULL: it
+ * must be owned by root or by us and writable by nobody else - except a
+ * sticky directory owned by root (/tmp): there nobody else can rename or
+ * remove what we own in it.
+ */
+static const char *distrust_parent(const struct stat *s)
+{
+    if (!S_ISDIR(s->st_mode))
+        return "is not a directory";
+    if (s->st_uid != 0 && s->st_uid != geteuid())
+        return "is owned by another user";
+    if ((s->st_mode & (S_IWGRP | S_IWOTH)) != 0 && !((s->st_mode & S_ISVTX) != 0 && s->st_uid == 0))
+        return "is writable by group or others";
+    return NULL;
+}
+
+/*
+ * Open dir from "/" one component at a time with openat(O_NOFOLLOW |
+ * O_DIRECTORY), each parent checked through its descriptor before the
+ * next step (so no symbolic link is ever followed and nothing checked can
+ * be swapped for something else); create the last component 0700 when
+ * missing.  It must be a directory of ours that only we can write.  The
+ * fd, or -1 with err set.
  */
 static int open_dir(const struct lmdb_store *st, const char *dir, char *err, size_t errlen)
 {
-    int created = mkdir(dir, 0700) == 0;
-    int fd = created || errno == EEXIST ? open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-    int open_errno = errno;
+    char path[PATH_MAX], shown[PATH_MAX];
+    char *save = NULL, *part, *next;
+    int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), created = 0;
+    size_t shownlen = 0;
     struct stat s;
-    const char *problem;
+    const char *problem = fd < 0 ? strerror(errno) : NULL;
 
-    if (fd < 0 && (open_errno == ELOOP || (lstat(dir, &s) == 0 && S_ISLNK(s.st_mode))))
-        problem = "is a symbolic link";
-    else if (fd < 0)
-        problem = open_errno == ENOTDIR ? "is not a directory" : strerror(open_errno);
-    else if ((created && fchmod(fd, 0700) != 0) || fstat(fd, &s) != 0)
-        problem = strerror(errno);
-    else
-        problem = distrust(&s, S_IFDIR);
-    if (problem != NULL) {
-        snprintf(err, errlen, "%s: %s", st->name, problem);
-        if (fd >= 0)
-            close(fd);
+    snprintf(path, sizeof(path), "%s", dir);
+    shown[0] = '\0';
+    for (part = strtok_r(path, "/", &save); part != NULL && problem == NULL; part = next) {
+        int child;
+
+        next = strtok_r(NULL, "/", &save);
+        if (fstat(fd, &s) != 0)
+            problem = strerror(errno);
+        else
+            problem = distrust_parent(&s);
+        if (problem != NULL) {
+            snprintf(err, errlen, "%s: %s %s (every parent of the store must be owned by root or"
+                     " by us and not writable by others)", st->name, shownlen == 0 ? "/" : shown, problem);
+            break;
+        }
+        if (strcmp(part, ".") == 0 || strcmp(part, "..") == 0) {
+            problem = "must not contain . or ..";
+            snprintf(err, errlen, "%s: %s", st->name, problem);
+            break;
+        }
+        shownlen += (size_t) snprintf(shown + shownlen, sizeof(shown) - shownlen, "/%s", part);
+        if (shownlen >= sizeof(shown))
+            shownlen = sizeof(shown) - 1;
+        if (next == NULL)
+            created = mkdirat(fd, part, 0700) == 0;
+        child = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (child < 0) {
+            int open_errno = errno;
+
+            problem = open_errno == ELOOP || (fstatat(fd, part, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(s.st_mode))
+                          ? "is a symbolic link"
+                          : open_errno == ENOTDIR ? "is not a directory" : strerror(open_errno);
+            if (next == NULL)
+                snprintf(err, errlen, "%s: %s", st->name, problem);
+            else
+                snprintf(err, errlen, "%s: %s %s (name the real directory)", st->name, shown, problem);
+        }
+        close(fd);
+        fd = child;
+    }
+    if (problem == NULL && fd >= 0) {
+        if ((created && fchmod(fd, 0700) != 0) || fstat(fd, &s) != 0)
+            problem = strerror(errno);
+        else
+            problem = distrust(&s, S_IFDIR);
+        if (problem != NULL)
+            snprintf(err, errlen, "%s: %s", st->name, problem);
+    } else if (problem == NULL) {
+        snprintf(err, errlen, "%s: /: %s", st->name, strerror(errno));
+        problem = "open";
+    }
+    if (problem != NULL && fd >= 0) {
+        close(fd);
         fd = -1;
     }
     return fd;
@@ -349,7 +418,7 @@ static int check_file(const struct lmdb_store *st, int dirfd, const char *file, 
     return rc != 0 || problem != NULL ? -1 : 0;
 }
 
-/* Check DIR and its files, and open write.lock into st->lock_fd; 0 or -1 with err set. */
+/* Check DIR and its files, and open write.lock into st->lock_fd; DIR's descriptor, or -1 with err set. */
 static int prepare_dir(struct lmdb_store *st, const char *dir, char *err, size_t errlen)
 {
     static const char *const files[] = {"data.mdb", "lock.mdb", "write.lock"};
@@ -362,9 +431,28 @@ static int prepare_dir(struct lmdb_store *st, const char *dir, char *err, size_t
         snprintf(err, errlen, "%s: write.lock: %s", st->name, strerror(errno));
         rc = -1;
     }
-    if (dirfd >= 0)
+    if (rc != 0 && dirfd >= 0) {
         close(dirfd);
-    return rc;
+        dirfd = -1;
+    }
+    return dirfd;
+}
+
+/*
+ * The path LMDB opens its files under: /proc/self/fd/N, the directory
+ * checked through dirfd itself (what was checked is what is opened,
+ * whatever happens to the path meanwhile); without /proc (it must then
+ * name that very directory), dir - whose every parent was checked, so
+ * only root or we could swap it.
+ */
+static const char *env_path(int dirfd, const char *dir, char *buf, size_t buflen)
+{
+    struct stat a, b;
+
+    snprintf(buf, buflen, "/proc/self/fd/%d", dirfd);
+    if (fstat(dirfd, &a) == 0 && stat(buf, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return buf;
+    return dir;
 }
 
 /* MDB_CORRUPTED when data.mdb is shorter than the pages its meta page counts. */
@@ -428,18 +516,21 @@ static void discard(struct lmdb_store *st)
     free(st);
 }
 
-/* Check DIR and its files, then open the environment; 0 or -1 with err set. */
+/* Check DIR and its files, then open the environment through DIR's checked descriptor; 0 or -1 with err set. */
 static int open_store(struct lmdb_store *st, long timeout_ms, char *err, size_t errlen)
 {
-    char dir[PATH_MAX];
+    char dir[PATH_MAX], proc[64];
     struct timespec deadline = deadline_after(timeout_ms);
     const char *what = NULL;     /* set by the LMDB steps only */
-    int rc = dir_of(st, dir, err, errlen) == 0 && prepare_dir(st, dir, err, errlen) == 0 ? 0 : -1;
+    int dirfd = dir_of(st, dir, err, errlen) == 0 ? prepare_dir(st, dir, err, errlen) : -1;
+    int rc = dirfd < 0 ? -1 : 0;
 
     if (rc == 0 && (rc = lock_writer(st, &deadline, &what)) == 0) {
-        rc = start_env(st, dir, &what);
+        rc = start_env(st, env_path(dirfd, dir, proc, sizeof(proc)), &what);
         unlock_writer(st);
     }
+    if (dirfd >= 0)
+        close(dirfd);
     if (rc != 0 && what != NULL)
         fail(st, what, rc, err, errlen);
     return rc == 0 ? 0 : -1;

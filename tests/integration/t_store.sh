@@ -115,6 +115,23 @@ if run_once "${LMDB_ARGS[@]}" -- get x | grep -q '^error .*\(stub\|unknown store
     skip "lmdb: same cases" "the LMDB backend is not built in"
 else
     common_cases lmdb "${LMDB_ARGS[@]}"
+    # The store's path: every parent trusted, no symbolic link followed.
+    mkdir -m 755 "$TEST_TMP/open" "$TEST_TMP/theirs" "$TEST_TMP/real"
+    chmod 777 "$TEST_TMP/open"
+    mkdir -m 700 "$TEST_TMP/open/s" "$TEST_TMP/theirs/s" "$TEST_TMP/real/s"
+    chown nobody "$TEST_TMP/theirs"
+    out=$(run_once "${BASE[@]}" "store=lmdb:$TEST_TMP/open/s" -- get x)
+    like "$out" "^error lmdb:$TEST_TMP/open/s: $TEST_TMP/open is writable by group or others \\(every parent" \
+        "lmdb: a parent others can write is refused, and the error names it"
+    out=$(run_once "${BASE[@]}" "store=lmdb:$TEST_TMP/theirs/s" -- get x)
+    like "$out" "^error .*: $TEST_TMP/theirs is owned by another user" \
+        "lmdb: a parent a local user owns (who could swap the store) is refused"
+    ln -s "$TEST_TMP/real" "$TEST_TMP/swapped"
+    out=$(run_once "${BASE[@]}" "store=lmdb:$TEST_TMP/swapped/s" -- get x)
+    like "$out" "^error .*: $TEST_TMP/swapped is a symbolic link" "lmdb: a symbolic link on the path is never followed"
+    out=$(run_once "${BASE[@]}" "store=lmdb:$TEST_TMP/real/s" -- put x 1 60)
+    like "$out" '^ok' "lmdb: the same store by its real path works"
+    ok '[ -s "$TEST_TMP/real/s/data.mdb" ] && [ ! -e "$TEST_TMP/swapped/s/x" ]' "lmdb: and its files are in the checked directory"
 fi
 
 # --- Redis: keys, TTLs and values as Redis sees them --------------------
