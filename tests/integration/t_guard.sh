@@ -205,6 +205,17 @@ is "$AUTH" PAM_AUTH_ERR "redis stopped: a wrong password is still a plain PAM_AU
 unlike "$(module_log)" 'RIGHT|Alice-App-Pass|wrong' "no password in any log line"
 restart_redis
 
+# --- guard_ipv6_prefix is validated ------------------------------------------
+for bad in 31 129 x 64x; do
+    write_service bad-prefix "url=$WD_URL" "cafile=$WD_CA" "${REDIS[@]}" guard_failures=3 "guard_ipv6_prefix=$bad"
+    login bad-prefix 2001:db8::1 "$RIGHT"
+    is "$AUTH" PAM_SERVICE_ERR "guard_ipv6_prefix=$bad: a configuration error"
+    like "$(module_log)" "config error: .*guard_ipv6_prefix.*\"$bad\" is not a number from 32 to 128" "guard_ipv6_prefix=$bad: the line names it"
+done
+write_service nostore-prefix "url=$WD_URL" "cafile=$WD_CA" guard_ipv6_prefix=64
+login nostore-prefix 2001:db8::1 "$RIGHT"
+like "$(module_log)" "config error: .*guard_ipv6_prefix: needs store=" "guard_ipv6_prefix without a store: a configuration error"
+
 # --- the same on LMDB -------------------------------------------------------
 mkdir -m 700 "$TEST_TMP/lmdb"
 guard_cases lmdb "store=lmdb:$TEST_TMP/lmdb" "secret_file=$SECRET"
