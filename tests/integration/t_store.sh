@@ -157,6 +157,8 @@ like "$(run_once "${BASE[@]}" "store=redis://127.0.0.1:$RD_PORT" "store_auth_fil
     "auth: an ACL user with only the documented commands can write"
 like "$(run_once "${BASE[@]}" "store=redis://127.0.0.1:$RD_PORT" "store_auth_file=$RD/auth-minimal" -- scan)" '^(key|end)' \
     "auth: and scan"
+like "$(run_once "${BASE[@]}" "store=redis://127.0.0.1:$RD_PORT" "store_auth_file=$RD/auth-minimal" -- mget x y)" '^many 1 - ' \
+    "auth: and mget (hb_store_get_many)"
 out=$(run_once "${BASE[@]}" "store=redis://127.0.0.1:$RD_PORT" "store_auth_file=$RD/auth-wrong" -- get x)
 like "$out" '^error .*AUTH: WRONGPASS' "auth: a wrong password is an error naming AUTH"
 unlike "$out" 'not-the-password' "auth: the password is not in the reason"
