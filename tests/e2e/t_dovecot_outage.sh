@@ -29,7 +29,7 @@ STORE=$T/store
 SECRET=$T/secret
 install -d -m 0700 "$STORE"
 (umask 077; openssl rand -hex 32 >"$SECRET")
-NC_PORT=$(free_port)
+NC_PORT=$(free_port 127.0.0.1)
 NC_URL="https://127.0.0.1:$NC_PORT/remote.php/dav/"
 module_conf "$NC_URL" "store = lmdb:$STORE" "secret_file = $SECRET" "cache_stale = 3600" "server_retry_after = 120"
 jv() { "$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2], r))' "$1" "$2"; }
