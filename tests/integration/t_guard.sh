@@ -116,6 +116,14 @@ guard_cases() {
     is "$(guard_lines)" 0 "$name: 429, 503 and no server: never refused by the guard"
     login "k-$name" 203.0.113.30 "$RIGHT"
     is "$AUTH" PAM_SUCCESS "$name: 3 x (429, 503, no server) from one address: not counted"
+    # A 207 gives its reservation back: right passwords never use up the budget.
+    write_service "r-$name" "url=$WD_URL" "cafile=$WD_CA" "$@" guard_failures=1
+    for i in 1 2 3 4 5; do login "r-$name" 203.0.113.31 "$RIGHT"; done
+    is "$AUTH" PAM_SUCCESS "$name: guard_failures=1: 5 right passwords from one address are let in"
+    login "r-$name" 203.0.113.31 wrong-1
+    is "$AUTH" PAM_AUTH_ERR "$name: ... then a wrong one still reaches the server (the 207s were given back)"
+    login "r-$name" 203.0.113.31 "$RIGHT"
+    is "$AUTH" PAM_MAXTRIES "$name: ... and that one is counted: refused now"
     # The window: 2 s, or 6 logins' time on a slow host (valgrind), counted
     # from the first failure; refused attempts do not extend it.
     # t0 <= the first counted failure <= t1: the window ends between t0+W and t1+W.
