@@ -41,6 +41,7 @@ struct session {
 struct decision {
     struct hb_outcome out;
     bool guarded;               /* refused by the guard, nothing else done */
+    bool resting;               /* every server rests, another login probes: unavailable at once */
     bool asked;                 /* the servers were asked (out is filled) */
     enum cache_use cache;
     int64_t age;                /* of the verifier that answered, s */
@@ -125,15 +126,32 @@ static bool guard_refuses(pam_handle_t *pamh, const struct hb_config *cfg, const
     return blocked;
 }
 
-/* A wrong password (only that) counts against the client address. */
-static void guard_count(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_login *login,
-                        const struct session *s, enum hb_verdict verdict)
+/* Before a request: reserve an attempt of the client address; true when the guard refuses it. */
+static bool guard_reserve(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_login *login,
+                          const struct session *s, struct hb_guard_ticket *ticket)
+{
+    char err[HB_ERROR_LEN] = "";
+    enum hb_guard_result rc = hb_guard_reserve(cfg, s->store, login->client_ip, ticket, err, sizeof(err));
+
+    if (s->store != NULL && hb_guard_applies(cfg, login->client_ip))
+        store_result(pamh, cfg, "guard update", rc == HB_GUARD_ERROR ? HB_STORE_ERROR : HB_STORE_OK, err);
+    return rc == HB_GUARD_REFUSED;
+}
+
+/*
+ * After the answer: a failure keeps the reservation, anything else gives
+ * it back.  A failure is a wrong password, or a password that matched no
+ * verifier while no server could answer (the cache was the only judge:
+ * without counting those, an outage would be a free oracle for guesses).
+ */
+static void guard_settle(pam_handle_t *pamh, const struct hb_config *cfg, const struct session *s,
+                         struct hb_guard_ticket *ticket, bool failed)
 {
     char err[HB_ERROR_LEN] = "";
     int rc;
 
-    if (s->store != NULL && verdict == HB_DENIED && hb_guard_applies(cfg, login->client_ip)) {
-        rc = hb_guard_count_failure(cfg, s->store, login->client_ip, err, sizeof(err));
+    if (ticket->held) {
+        rc = hb_guard_settle(cfg, s->store, ticket, failed, err, sizeof(err));
         store_result(pamh, cfg, "guard update", rc == 0 ? HB_STORE_OK : HB_STORE_ERROR, err);
     }
 }
@@ -222,7 +240,10 @@ static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct
                    const struct session *s, struct decision *d)
 {
     const struct hb_credentials cred = {login->http_user, login->password, login->client_ip};
+    struct hb_guard_ticket ticket;
     int64_t age, sent_at;
+
+    memset(&ticket, 0, sizeof(ticket));
 
     d->cache = s->cache_ready ? CACHE_MISS : CACHE_OFF;
     d->guarded = guard_refuses(pamh, cfg, login, s);
@@ -233,24 +254,40 @@ static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct
     age = verified_age(pamh, cfg, s, login->password);
     if (hb_cache_is_fresh(cfg, age)) {
         d->cache = CACHE_HIT;
-    } else if (hb_cache_is_stale_ok(cfg, age) && hb_health_all_resting(cfg, s->store)
+    } else if (s->store != NULL && hb_health_all_resting(cfg, s->store)
                && !hb_health_take_probe(cfg, s->store)) {
-        d->cache = CACHE_STALE;
+        /* Every server rests and another login probes them: only the cache answers. */
+        d->cache = hb_cache_is_stale_ok(cfg, age) ? CACHE_STALE : d->cache;
+        d->resting = d->cache != CACHE_STALE;
+        /* A password the cache alone refuses counts against the address like a 401. */
+        if (d->resting && s->cache_ready && guard_reserve(pamh, cfg, login, s, &ticket)) {
+            d->guarded = true;
+            d->code = PAM_MAXTRIES;
+            return;
+        }
+        if (d->resting && s->cache_ready)
+            guard_settle(pamh, cfg, s, &ticket, true);
+    } else if (guard_reserve(pamh, cfg, login, s, &ticket)) {
+        d->guarded = true;
+        d->code = PAM_MAXTRIES;
+        return;
     } else {
         log_sending(pamh, cfg, login);
         sent_at = (int64_t) time(NULL);
         hb_check(cfg, &cred, s->store, &d->out);
         d->asked = true;
         learn(pamh, cfg, s, login->password, &d->out, sent_at);
-        guard_count(pamh, cfg, login, s, d->out.verdict);
         if (is_outage(&d->out) && cfg->cache_stale > 0) {
             age = verified_age(pamh, cfg, s, login->password);
             if (hb_cache_is_stale_ok(cfg, age))
                 d->cache = CACHE_STALE;
         }
+        guard_settle(pamh, cfg, s, &ticket, d->out.verdict == HB_DENIED
+                     || (is_outage(&d->out) && d->cache != CACHE_STALE && s->cache_ready));
     }
     d->age = age;
-    d->code = d->cache == CACHE_HIT || d->cache == CACHE_STALE ? PAM_SUCCESS : pam_code(d->out.verdict);
+    d->code = d->cache == CACHE_HIT || d->cache == CACHE_STALE ? PAM_SUCCESS
+              : d->resting ? PAM_AUTHINFO_UNAVAIL : pam_code(d->out.verdict);
 }
 
 static int log_priority(enum hb_verdict verdict)
@@ -355,6 +392,11 @@ int hb_decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_l
         pam_syslog(pamh, LOG_NOTICE, "auth refused: user=%s rhost=%s: too many failures from this address"
                    " (guard: %ld in %ld s; no request sent)",
                    login->user_log, login->rhost_log, cfg->guard_failures, cfg->guard_window);
+    else if (d.resting)
+        pam_syslog(pamh, LOG_ERR, "auth unavailable: user=%s rhost=%s forwarded=%s server=resting status=- ms=0"
+                   " cache=%s (every server rests; another login probes them)", login->user_log,
+                   login->rhost_log, login->client_ip[0] != '\0' && cfg->forward_header != NULL ? login->client_ip : "-",
+                   cache_words[d.cache]);
     else if (d.asked)
         log_decision(pamh, cfg, login, &d);
     else

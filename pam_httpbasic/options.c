@@ -92,6 +92,7 @@ static const struct option options[] = {
     {"guard_failures", OPT_NUMBER, FIELD(guard_failures), 0, 0, 1000},
     {"guard_window", OPT_NUMBER, FIELD(guard_window), 0, 1, 86400},
     {"guard_exempt", OPT_STRING, FIELD(guard_exempt), 0, 0, 0},
+    {"guard_ipv6_prefix", OPT_NUMBER, FIELD(guard_ipv6_prefix), 0, 32, 128},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -704,7 +705,7 @@ static int check_store(struct parser *p)
 {
     static const char *const needs_store[] = {
         "secret_file", "store_auth_file", "store_timeout", "cache_fresh", "cache_stale",
-        "cache_per_user", "cache_realm", "guard_failures", "guard_window", "guard_exempt"};
+        "cache_per_user", "cache_realm", "guard_failures", "guard_window", "guard_exempt", "guard_ipv6_prefix"};
     const char *store = p->cfg->store;
     char bad[80];
 
@@ -778,6 +779,7 @@ static int set_defaults(struct parser *p)
     cfg->store_timeout_ms = 200;
     cfg->cache_per_user = 8;
     cfg->guard_window = 900;
+    cfg->guard_ipv6_prefix = 64;
     cfg->method = strdup("PROPFIND");
     cfg->forward_header = strdup("X-Forwarded-For");
     if (cfg->method == NULL || cfg->forward_header == NULL)

@@ -56,6 +56,7 @@ struct hb_config {
     long guard_failures;         /* 401s per client address before it is refused; 0: off */
     long guard_window;           /* s those failures are counted over, default 900 */
     char *guard_exempt;          /* comma-separated addresses/CIDRs never guarded */
+    long guard_ipv6_prefix;      /* IPv6 addresses are counted per /N (32..128), default 64 */
     bool insecure_skip_verify;
     bool allow_http;
     bool user_lowercase;

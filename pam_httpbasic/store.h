@@ -18,10 +18,16 @@
  * Processes and threads: a store is opened once per process and per store
  * name, and reused by later logins; a process forked after opening it
  * opens its own (LMDB forbids using an environment across fork; a Redis
- * connection must not be shared) and never closes the parent's.  Calls
- * from several threads are serialised per store with a lock taken with a
- * timeout, so a child forked while another thread held it cannot hang.
- * Every descriptor the store opens is close-on-exec.
+ * connection must not be shared) and never closes the parent's.  Each
+ * call takes the store's lock for its own duration only (waiting at most
+ * store_timeout for it): acquire and release hold nothing, so a login
+ * never holds the store across its HTTP request and the logins of other
+ * threads use it meanwhile.  A child forked while another thread held a
+ * lock cannot hang (the locks are made anew in the child).  Every
+ * descriptor the store opens is close-on-exec.
+ *
+ * TTLs: an update's ttl is clamped to HB_STORE_TTL_MAX (a far-future time
+ * can never make a backend refuse a write, e.g. Redis a SET EX).
  */
 #ifndef HB_STORE_H
 #define HB_STORE_H
@@ -33,6 +39,8 @@
 
 #define HB_STORE_KEY_MAX 64      /* bytes in a key */
 #define HB_STORE_VALUE_MAX 4096  /* bytes in a value */
+#define HB_STORE_MANY_MAX 16     /* keys in one hb_store_get_many */
+#define HB_STORE_TTL_MAX (366L * 86400)   /* longest ttl a backend is given, s */
 
 enum hb_store_rc {
     HB_STORE_OK = 0,
@@ -76,6 +84,10 @@ struct hb_store_ops {
     void (*close)(void *backend);
     int (*get)(void *backend, const uint8_t *key, size_t keylen,
                uint8_t *value, size_t *valuelen, char *err, size_t errlen);
+    /* n (1..HB_STORE_MANY_MAX) gets in one round trip / one read transaction. */
+    int (*get_many)(void *backend, const uint8_t *const keys[], const size_t keylens[], size_t n,
+                    uint8_t values[][HB_STORE_VALUE_MAX], size_t valuelens[], int rcs[],
+                    char *err, size_t errlen);
     int (*update)(void *backend, const uint8_t *key, size_t keylen,
                   hb_store_update_fn fn, void *arg, char *err, size_t errlen);
     int (*scan)(void *backend, const uint8_t *prefix, size_t prefixlen,
@@ -85,7 +97,7 @@ struct hb_store_ops {
 /*
  * This process's store for cfg->store, opened on first use; NULL (with a
  * reason in err) when cfg names none or it cannot be used.  Pair every
- * successful call with hb_store_release().
+ * successful call with hb_store_release().  Holds no lock in between.
  */
 struct hb_store *hb_store_acquire(const struct hb_config *cfg, char *err, size_t errlen);
 
@@ -95,6 +107,18 @@ void hb_store_release(struct hb_store *store);
 /* Copy the value of key into value (HB_STORE_VALUE_MAX bytes) and its length into *valuelen. */
 int hb_store_get(struct hb_store *store, const uint8_t *key, size_t keylen,
                  uint8_t *value, size_t *valuelen, char *err, size_t errlen);
+
+/*
+ * Read n keys (at most HB_STORE_MANY_MAX) at once: one round trip (Redis
+ * MGET) or one read transaction (LMDB).  rcs[i] is HB_STORE_OK (value in
+ * values[i], length in valuelens[i]), HB_STORE_NOT_FOUND, or
+ * HB_STORE_ERROR for that key alone (a bad key length, a corrupt
+ * record).  Returns HB_STORE_OK when the call itself worked, else
+ * HB_STORE_ERROR with err set and every rcs[i] HB_STORE_ERROR.
+ */
+int hb_store_get_many(struct hb_store *store, const uint8_t *const keys[], const size_t keylens[],
+                      size_t n, uint8_t values[][HB_STORE_VALUE_MAX], size_t valuelens[], int rcs[],
+                      char *err, size_t errlen);
 
 /* Atomically replace key's value by what fn decides. */
 int hb_store_update(struct hb_store *store, const uint8_t *key, size_t keylen,

@@ -7,7 +7,14 @@
  * LMDB's data.mdb and lock.mdb and our write.lock, all created 0600
  * whatever the umask.  DIR and each of them must be ours (effective uid),
  * not a symbolic link and not writable by group or others, or the store
- * is refused.
+ * is refused.  Every parent of DIR must be owned by root or by us and not
+ * writable by group or others (a sticky directory owned by root, like
+ * /tmp, is accepted: nobody else can rename what we own in it), and no
+ * component may be a symbolic link: DIR is opened from "/" one component
+ * at a time (openat, O_NOFOLLOW), each checked through its descriptor,
+ * and LMDB opens its files through /proc/self/fd/N of DIR's checked
+ * descriptor.  Residual: without /proc mounted, LMDB gets DIR's path; its
+ * parents were checked, so only root or we could swap it in between.
  *
  * Records: 8 bytes of expiry (wall-clock seconds since the epoch,
  * little-endian) followed by the value.  A record whose expiry has come is
@@ -33,7 +40,7 @@
  * after it on, and every write (deletions included) needs fresh pages: a
  * map left without free pages could never commit again.  So records are
  * evicted - the expired and corrupt ones, then live ones by earliest
- * expiry, a tenth of all records per round - when a write fails with
+ * expiry, a tenth of the records it may take per round - when a write fails with
  * MDB_MAP_FULL (it is aborted, and retried once afterwards), and after a
  * write that leaves fewer free pages than a 32nd of the map (at least
  * ROOM_LOW) once there are again as many records as when the last eviction
@@ -89,6 +96,7 @@
 #define ROOM_MIN 12                               /* fewer: evict rounds until that many */
 #define LMDB_KEY_LIMIT 511                        /* LMDB's default maximum key size */
 #define POLL_MAX_NS 2000000L                      /* longest pause polling write.lock */
+#define PROTECTED_KINDS "uahp"                    /* first key bytes that eviction spares (see protected_key) */
 
 static size_t map_size = DEFAULT_MAP_SIZE;
 
@@ -114,6 +122,8 @@ struct eviction {
     uint8_t resume[LMDB_KEY_LIMIT];
     size_t resumelen;            /* 0: start from the first key */
     int done;
+    int everything;              /* 0: live records of protected kinds are spared */
+    size_t eligible;             /* live records the last round could take */
 };
 
 /* See store_lmdb.h (tests only). */
@@ -253,117 +263,6 @@ static void unlock_writer(struct lmdb_store *st)
 
 /* ---- open ---- */
 
-/* Why st (lstat of a directory or regular file) may not be trusted, or NULL. */
-static const char *distrust(const struct stat *s, mode_t kind)
-{
-    const char *problem = NULL;
-
-    if (S_ISLNK(s->st_mode))
-        problem = "is a symbolic link";
-    else if ((s->st_mode & S_IFMT) != kind)
-        problem = kind == S_IFDIR ? "is not a directory" : "is not a regular file";
-    else if (s->st_uid != geteuid())
-        problem = "is owned by another user";
-    else if ((s->st_mode & (S_IWGRP | S_IWOTH)) != 0)
-        problem = "is writable by group or others";
-    return problem;
-}
-
-/* DIR of "lmdb:/DIR" into dir (PATH_MAX bytes), without trailing slashes; 0 or -1 with err set. */
-static int dir_of(const struct lmdb_store *st, char *dir, char *err, size_t errlen)
-{
-    const char *path = st->name + strlen("lmdb:");
-    size_t len = strlen(path);
-    int rc = 0;
-
-    while (len > 1 && path[len - 1] == '/')
-        len--;
-    if (path[0] != '/' || len < 2 || len >= PATH_MAX - 16) {
-        snprintf(err, errlen, "%s: must be lmdb:/DIR", st->name);
-        rc = -1;
-    } else {
-        memcpy(dir, path, len);
-        dir[len] = '\0';
-    }
-    return rc;
-}
-
-/*
- * Create dir 0700 when missing and open it (never through a symlink);
- * it must be a directory of ours that only we can write.  The fd, or -1
- * with err set.
- */
-static int open_dir(const struct lmdb_store *st, const char *dir, char *err, size_t errlen)
-{
-    int created = mkdir(dir, 0700) == 0;
-    int fd = created || errno == EEXIST ? open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-    int open_errno = errno;
-    struct stat s;
-    const char *problem;
-
-    if (fd < 0 && (open_errno == ELOOP || (lstat(dir, &s) == 0 && S_ISLNK(s.st_mode))))
-        problem = "is a symbolic link";
-    else if (fd < 0)
-        problem = open_errno == ENOTDIR ? "is not a directory" : strerror(open_errno);
-    else if ((created && fchmod(fd, 0700) != 0) || fstat(fd, &s) != 0)
-        problem = strerror(errno);
-    else
-        problem = distrust(&s, S_IFDIR);
-    if (problem != NULL) {
-        snprintf(err, errlen, "%s: %s", st->name, problem);
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-    }
-    return fd;
-}
-
-/*
- * Create DIR/file 0600 when missing, then check it: a regular file of ours
- * that only we can write.  0 or -1 with err set.
- */
-static int check_file(const struct lmdb_store *st, int dirfd, const char *file, char *err, size_t errlen)
-{
-    int fd = openat(dirfd, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    int rc = 0;
-    struct stat s;
-    const char *problem = NULL;
-
-    if (fd >= 0 && fchmod(fd, 0600) != 0)
-        rc = errno;
-    else if (fd < 0 && errno != EEXIST)
-        rc = errno;
-    if (fd >= 0)
-        close(fd);
-    if (rc == 0 && fstatat(dirfd, file, &s, AT_SYMLINK_NOFOLLOW) != 0)
-        rc = errno;
-    if (rc == 0)
-        problem = distrust(&s, S_IFREG);
-    if (rc != 0)
-        snprintf(err, errlen, "%s: %s: %s", st->name, file, strerror(rc));
-    else if (problem != NULL)
-        snprintf(err, errlen, "%s: %s %s", st->name, file, problem);
-    return rc != 0 || problem != NULL ? -1 : 0;
-}
-
-/* Check DIR and its files, and open write.lock into st->lock_fd; 0 or -1 with err set. */
-static int prepare_dir(struct lmdb_store *st, const char *dir, char *err, size_t errlen)
-{
-    static const char *const files[] = {"data.mdb", "lock.mdb", "write.lock"};
-    int dirfd = open_dir(st, dir, err, errlen);
-    int rc = dirfd < 0 ? -1 : 0;
-
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == 0; i++)
-        rc = check_file(st, dirfd, files[i], err, errlen);
-    if (rc == 0 && (st->lock_fd = openat(dirfd, "write.lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-        snprintf(err, errlen, "%s: write.lock: %s", st->name, strerror(errno));
-        rc = -1;
-    }
-    if (dirfd >= 0)
-        close(dirfd);
-    return rc;
-}
-
 /* MDB_CORRUPTED when data.mdb is shorter than the pages its meta page counts. */
 static int check_size(MDB_env *env, int fd)
 {
@@ -425,18 +324,21 @@ static void discard(struct lmdb_store *st)
     free(st);
 }
 
-/* Check DIR and its files, then open the environment; 0 or -1 with err set. */
+/* Check DIR and its files, then open the environment through DIR's checked descriptor; 0 or -1 with err set. */
 static int open_store(struct lmdb_store *st, long timeout_ms, char *err, size_t errlen)
 {
-    char dir[PATH_MAX];
+    char path[PATH_MAX];
     struct timespec deadline = deadline_after(timeout_ms);
     const char *what = NULL;     /* set by the LMDB steps only */
-    int rc = dir_of(st, dir, err, errlen) == 0 && prepare_dir(st, dir, err, errlen) == 0 ? 0 : -1;
+    int dirfd = hb_lmdb_prepare(st->name, &st->lock_fd, path, sizeof(path), err, errlen);
+    int rc = dirfd < 0 ? -1 : 0;
 
     if (rc == 0 && (rc = lock_writer(st, &deadline, &what)) == 0) {
-        rc = start_env(st, dir, &what);
+        rc = start_env(st, path, &what);
         unlock_writer(st);
     }
+    if (dirfd >= 0)
+        close(dirfd);
     if (rc != 0 && what != NULL)
         fail(st, what, rc, err, errlen);
     return rc == 0 ? 0 : -1;
@@ -485,29 +387,64 @@ static void lmdb_close(void *backend)
 
 /* ---- reads ---- */
 
+/* The live value of k in the reader transaction into value; 0, MDB_NOTFOUND or a code, *what naming it. */
+static int read_one(struct lmdb_store *st, const uint8_t *key, size_t keylen, uint8_t *value,
+                    size_t *valuelen, const char **what)
+{
+    MDB_val k = bytes_val(key, keylen), v;
+    int rc;
+
+    *what = "mdb_get";
+    rc = mdb_get(st->reader, st->dbi, &k, &v);
+    if (rc == 0 && !record_ok(&v)) {
+        *what = "corrupt record";
+        rc = MDB_CORRUPTED;
+    } else if (rc == 0 && expired(&v, now_seconds())) {
+        rc = MDB_NOTFOUND;
+    } else if (rc == 0) {
+        *valuelen = v.mv_size - EXPIRY_LEN;
+        memcpy(value, (const uint8_t *) v.mv_data + EXPIRY_LEN, *valuelen);
+    }
+    return rc;
+}
+
+/* n gets in one read transaction; a bad key or a corrupt record fails only its own rcs[i]. */
+static int lmdb_get_many(void *backend, const uint8_t *const keys[], const size_t keylens[], size_t n,
+                         uint8_t values[][HB_STORE_VALUE_MAX], size_t valuelens[], int rcs[],
+                         char *err, size_t errlen)
+{
+    struct lmdb_store *st = backend;
+    const char *what = "mdb_txn_renew";
+    int rc = mdb_txn_renew(st->reader);
+
+    if (rc != 0)
+        return fail(st, what, rc, err, errlen);
+    for (size_t i = 0; i < n; i++) {
+        int one = key_ok(keylens[i]) ? read_one(st, keys[i], keylens[i], values[i], &valuelens[i], &what)
+                                     : EINVAL;
+
+        if (one == EINVAL)
+            what = "key length";
+        rcs[i] = one == 0 ? HB_STORE_OK : one == MDB_NOTFOUND ? HB_STORE_NOT_FOUND : HB_STORE_ERROR;
+        if (rcs[i] == HB_STORE_ERROR)
+            fail(st, what, one, err, errlen);
+    }
+    mdb_txn_reset(st->reader);
+    return HB_STORE_OK;
+}
+
 /* Copy key's live value out; HB_STORE_NOT_FOUND when absent or expired. */
 static int lmdb_get(void *backend, const uint8_t *key, size_t keylen,
                     uint8_t *value, size_t *valuelen, char *err, size_t errlen)
 {
     struct lmdb_store *st = backend;
-    MDB_val k = bytes_val(key, keylen), v;
     const char *what = "key length";
     int rc = key_ok(keylen) ? 0 : EINVAL;
 
     if (rc == 0 && (rc = mdb_txn_renew(st->reader)) != 0)
         what = "mdb_txn_renew";
     if (rc == 0) {
-        what = "mdb_get";
-        rc = mdb_get(st->reader, st->dbi, &k, &v);
-        if (rc == 0 && !record_ok(&v)) {
-            what = "corrupt record";
-            rc = MDB_CORRUPTED;
-        } else if (rc == 0 && expired(&v, now_seconds())) {
-            rc = MDB_NOTFOUND;
-        } else if (rc == 0) {
-            *valuelen = v.mv_size - EXPIRY_LEN;
-            memcpy(value, (const uint8_t *) v.mv_data + EXPIRY_LEN, *valuelen);
-        }
+        rc = read_one(st, key, keylen, value, valuelen, &what);
         mdb_txn_reset(st->reader);
     }
     return outcome(st, rc, what, err, errlen);
@@ -624,11 +561,30 @@ static int update_once(struct lmdb_store *st, const uint8_t *key, size_t keylen,
     return rc;
 }
 
-/* Whether eviction deletes record v; counts the live ones against the quota. */
-static int doomed(const MDB_val *v, struct eviction *ev)
+/*
+ * Whether key k is of a kind only this module's own verified answers
+ * create (PROTECTED_KINDS: verifiers, account records, resting servers,
+ * probe tokens), which eviction spares while records of other kinds (the
+ * guard's, one per client address, which an attacker creates at will, and
+ * anything else) are left.
+ */
+static int protected_key(const MDB_val *k)
+{
+    return k->mv_size > 0 && k->mv_size <= HB_STORE_KEY_MAX
+           && memchr(PROTECTED_KINDS, *(const uint8_t *) k->mv_data, sizeof(PROTECTED_KINDS) - 1) != NULL;
+}
+
+/* Whether a live record k may go in this eviction. */
+static int eligible(const MDB_val *k, const struct eviction *ev)
+{
+    return ev->everything || !protected_key(k);
+}
+
+/* Whether eviction deletes record v at k; counts the live ones against the quota. */
+static int doomed(const MDB_val *k, const MDB_val *v, struct eviction *ev)
 {
     int dead = !record_ok(v) || expired(v, ev->now);
-    int early = !dead && ev->live_quota > 0 && get_le64(v->mv_data) <= ev->threshold;
+    int early = !dead && ev->live_quota > 0 && eligible(k, ev) && get_le64(v->mv_data) <= ev->threshold;
 
     if (early)
         ev->live_quota--;
@@ -652,7 +608,7 @@ static int evict_batch(struct lmdb_store *st, size_t batch, struct eviction *ev)
     if (rc == 0 && (rc = mdb_cursor_open(txn, st->dbi, &cur)) == 0) {
         rc = mdb_cursor_get(cur, &k, &v, ev->resumelen == 0 ? MDB_FIRST : MDB_SET_RANGE);
         while (rc == 0 && deleted < batch) {
-            if (doomed(&v, &next)) {
+            if (doomed(&k, &v, &next)) {
                 rc = mdb_cursor_del(cur, 0);
                 deleted++;
             }
@@ -687,8 +643,8 @@ static int compare_u64(const void *a, const void *b)
 
 /*
  * Start an eviction round: the expiry by which about a tenth of the
- * records expire, from a sample of at most 1024 of them, and how many live
- * records to delete (a tenth); 0 or a code.
+ * records it may take (eligible) expire, from a sample of at most 1024 of
+ * them, and how many live records to delete (a tenth); 0 or a code.
  */
 static int start_round(struct lmdb_store *st, struct eviction *ev)
 {
@@ -702,15 +658,16 @@ static int start_round(struct lmdb_store *st, struct eviction *ev)
     if (rc == 0) {
         rc = mdb_stat(st->reader, st->dbi, &stat);
         stride = rc == 0 ? stat.ms_entries / 1024 + 1 : 1;
-        ev->live_quota = rc == 0 ? stat.ms_entries / 10 + 1 : 0;
         ev->before = ev->before == 0 && rc == 0 ? stat.ms_entries : ev->before;
         if (rc == 0 && (rc = mdb_cursor_open(st->reader, st->dbi, &cur)) == 0) {
             rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
             for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-                if (seen++ % stride == 0 && n < 1024)
+                if (eligible(&k, ev) && seen++ % stride == 0 && n < 1024)
                     sample[n++] = record_ok(&v) ? get_le64(v.mv_data) : 0;
             mdb_cursor_close(cur);
         }
+        ev->eligible = seen;
+        ev->live_quota = seen / 10 + 1;
         mdb_txn_reset(st->reader);
     }
     qsort(sample, n, sizeof(sample[0]), compare_u64);
@@ -836,6 +793,9 @@ static int evict(struct lmdb_store *st, const struct timespec *deadline, const c
         rc = evict_round(st, &ev, &batch, deadline);
         if (rc == 0)
             rc = room(st, &pages, &low);
+        /* Nothing but protected records left to take: from now on, every kind. */
+        if (rc == 0 && !ev.everything && ev.eligible == 0)
+            ev.everything = 1;
     } while (rc == 0 && pages < ROOM_MIN && !past(deadline));
     mdb_env_set_flags(st->env, MDB_NOSYNC, 0);
     if (rc == 0)
@@ -887,6 +847,7 @@ const struct hb_store_ops hb_store_lmdb_ops = {
     .abandon = lmdb_abandon,
     .close = lmdb_close,
     .get = lmdb_get,
+    .get_many = lmdb_get_many,
     .update = lmdb_update,
     .scan = lmdb_scan,
 };

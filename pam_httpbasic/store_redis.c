@@ -458,6 +458,54 @@ static int redis_get(void *backend, const uint8_t *key, size_t keylen,
     return rc;
 }
 
+/* n gets in one round trip (MGET); a bad key fails only its own rcs[i]. */
+static int redis_get_many(void *backend, const uint8_t *const keys[], const size_t keylens[], size_t n,
+                          uint8_t values[][HB_STORE_VALUE_MAX], size_t valuelens[], int rcs[],
+                          char *err, size_t errlen)
+{
+    struct call call;
+    uint8_t k[HB_STORE_MANY_MAX][FULL_KEY_MAX];
+    const char *argv[1 + HB_STORE_MANY_MAX];
+    size_t argvlen[1 + HB_STORE_MANY_MAX], sent[HB_STORE_MANY_MAX];
+    size_t argc = 1, m = 0;
+    redisReply *r = NULL;
+    int rc = HB_STORE_ERROR;
+
+    call_begin(&call, backend, err, errlen);
+    argv[0] = "MGET";
+    argvlen[0] = 4;
+    for (size_t i = 0; i < n && i < HB_STORE_MANY_MAX; i++) {
+        size_t klen = full_key(&call, keys[i], keylens[i], k[i]);
+
+        rcs[i] = HB_STORE_ERROR;
+        if (klen > 0) {
+            argv[argc] = (const char *) k[i];
+            argvlen[argc++] = klen;
+            sent[m++] = i;
+        }
+    }
+    if (m == 0) {
+        rc = HB_STORE_OK;        /* every key was bad: each has its error */
+    } else if (ready(&call) == 0) {
+        if (redisAppendCommandArgv(call.rs->c, (int) argc, argv, argvlen) != REDIS_OK)
+            fail(&call, "MGET", "out of memory");
+        else
+            r = next_reply(&call, "MGET");
+    }
+    if (r != NULL && (r->type != REDIS_REPLY_ARRAY || r->elements != m)) {
+        fail(&call, "MGET", "unexpected reply");
+    } else if (r != NULL) {
+        rc = HB_STORE_OK;
+        for (size_t j = 0; j < m && rc == HB_STORE_OK; j++)
+            rcs[sent[j]] = take_value(&call, r->element[j], values[sent[j]], &valuelens[sent[j]]);
+        for (size_t j = 0; j < m; j++)
+            rc = rcs[sent[j]] == HB_STORE_ERROR ? HB_STORE_ERROR : rc;
+    }
+    freeReplyObject(r);
+    call_end(&call);
+    return rc;
+}
+
 /*
  * One optimistic transaction: WATCH, GET, fn, then MULTI/SET or DEL/EXEC
  * (or UNWATCH for KEEP).  1 when EXEC was aborted by a concurrent write
@@ -763,6 +811,7 @@ const struct hb_store_ops hb_store_redis_ops = {
     .abandon = redis_free,
     .close = redis_free,
     .get = redis_get,
+    .get_many = redis_get_many,
     .update = redis_update,
     .scan = redis_scan,
 };

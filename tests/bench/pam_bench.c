@@ -2,8 +2,11 @@
 /*
  * pam_bench.c - N in-process logins through Linux-PAM, for tests/bench/run.
  *
- *   pam_bench [-n N] [--confdir DIR] [--acct] [--rhost IP] [--rss-at K]...
- *             SERVICE USER PASSWORD
+ *   pam_bench [-n N] [--threads T] [--confdir DIR] [--acct] [--rhost IP]
+ *             [--rss-at K]... SERVICE USER PASSWORD
+ *
+ * --threads T: the N logins are shared by T threads running at once
+ * (authenticate_us etc. are then per login summed over the threads).
  *
  * Each login is what Dovecot's passdb pam does in an auth worker:
  * pam_start (or pam_start_confdir with --confdir), PAM_RHOST, PAM_RUSER and
@@ -18,6 +21,7 @@
  * right after login K), rss_kb_end.  Exit 0 when every login succeeded.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,7 @@
 #include <time.h>
 
 #define MAX_MARKS 16
+#define MAX_THREADS 64
 
 struct conv_data {
     const char *user;
@@ -88,18 +93,82 @@ static double tv_s(struct timeval tv)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: pam_bench [-n N] [--confdir DIR] [--acct] [--rhost IP]"
+    fprintf(stderr, "usage: pam_bench [-n N] [--threads T] [--confdir DIR] [--acct] [--rhost IP]"
                     " [--rss-at K]... SERVICE USER PASSWORD\n");
     exit(2);
+}
+
+/* One thread's share of the logins and what it measured. */
+struct worker {
+    const char *service, *confdir, *rhost;
+    const struct conv_data *cd;
+    long n;
+    int acct;
+    const long *marks;           /* thread 0 only: VmRSS after these logins */
+    long *mark_rss;
+    int nmarks;
+    long ok, failed;
+    int first_rc;
+    int setup_failed;
+    double phase[4];             /* start, authenticate, acct, end */
+};
+
+static void *run_worker(void *arg)
+{
+    struct worker *w = arg;
+
+    for (long k = 1; k <= w->n; k++) {
+        struct pam_conv conv = {conversation, (void *) w->cd};
+        pam_handle_t *pamh = NULL;
+        double ta = now_s(), tb, tc, td;
+        int rc;
+
+        if (w->confdir != NULL)
+            rc = pam_start_confdir(w->service, w->cd->user, &conv, w->confdir, &pamh);
+        else
+            rc = pam_start(w->service, w->cd->user, &conv, &pamh);
+        if (rc != PAM_SUCCESS) {
+            fprintf(stderr, "pam_bench: pam_start: %d\n", rc);
+            w->setup_failed = 1;
+            return NULL;
+        }
+        pam_set_item(pamh, PAM_RHOST, w->rhost);
+        pam_set_item(pamh, PAM_RUSER, w->cd->user);
+        pam_set_item(pamh, PAM_TTY, "dovecot");
+        tb = now_s();
+        rc = pam_authenticate(pamh, 0);
+        tc = now_s();
+        if (rc == PAM_SUCCESS && w->acct)
+            rc = pam_acct_mgmt(pamh, 0);
+        td = now_s();
+        if (rc == PAM_SUCCESS) {
+            w->ok++;
+        } else {
+            if (w->failed == 0)
+                w->first_rc = rc;
+            w->failed++;
+        }
+        pam_end(pamh, rc);
+        w->phase[0] += tb - ta;
+        w->phase[1] += tc - tb;
+        w->phase[2] += td - tc;
+        w->phase[3] += now_s() - td;
+        for (int m = 0; m < w->nmarks; m++)
+            if (w->marks[m] == k)
+                w->mark_rss[m] = rss_kb();
+    }
+    return NULL;
 }
 
 int main(int argc, char **argv)
 {
     const char *confdir = NULL, *rhost = "127.0.0.1";
     long n = 1000, marks[MAX_MARKS], mark_rss[MAX_MARKS];
-    int nmarks = 0, acct = 0, i;
+    int nmarks = 0, acct = 0, threads = 1, i;
     long ok = 0, failed = 0, first_rc = PAM_SUCCESS;
     double phase[4] = {0, 0, 0, 0};   /* start, authenticate, acct, end */
+    struct worker w[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
     struct rusage ru0, ru1;
     struct conv_data cd;
     double t0, t1;
@@ -111,6 +180,8 @@ int main(int argc, char **argv)
             usage();
         else if (strcmp(argv[i], "-n") == 0)
             n = atol(argv[++i]);
+        else if (strcmp(argv[i], "--threads") == 0)
+            threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--confdir") == 0)
             confdir = argv[++i];
         else if (strcmp(argv[i], "--rhost") == 0)
@@ -120,58 +191,39 @@ int main(int argc, char **argv)
         else
             usage();
     }
-    if (argc - i != 3 || n < 1)
+    if (argc - i != 3 || n < 1 || threads < 1 || threads > MAX_THREADS)
         usage();
     cd.user = argv[i + 1];
     cd.password = argv[i + 2];
 
     getrusage(RUSAGE_SELF, &ru0);
     t0 = now_s();
-    for (long k = 1; k <= n; k++) {
-        struct pam_conv conv = {conversation, &cd};
-        pam_handle_t *pamh = NULL;
-        double ta = now_s(), tb, tc, td;
-        int rc;
-
-        if (confdir != NULL)
-            rc = pam_start_confdir(argv[i], cd.user, &conv, confdir, &pamh);
+    for (int t = 0; t < threads; t++) {
+        w[t] = (struct worker) {argv[i], confdir, rhost, &cd, n / threads + (t < n % threads), acct,
+                                marks, mark_rss, t == 0 ? nmarks : 0, 0, 0, PAM_SUCCESS, 0, {0, 0, 0, 0}};
+        if (threads == 1)
+            run_worker(&w[0]);
         else
-            rc = pam_start(argv[i], cd.user, &conv, &pamh);
-        if (rc != PAM_SUCCESS) {
-            fprintf(stderr, "pam_bench: pam_start: %d\n", rc);
+            pthread_create(&tid[t], NULL, run_worker, &w[t]);
+    }
+    for (int t = 0; t < threads; t++) {
+        if (threads > 1)
+            pthread_join(tid[t], NULL);
+        if (w[t].setup_failed)
             return 1;
-        }
-        pam_set_item(pamh, PAM_RHOST, rhost);
-        pam_set_item(pamh, PAM_RUSER, cd.user);
-        pam_set_item(pamh, PAM_TTY, "dovecot");
-        tb = now_s();
-        rc = pam_authenticate(pamh, 0);
-        tc = now_s();
-        if (rc == PAM_SUCCESS && acct)
-            rc = pam_acct_mgmt(pamh, 0);
-        td = now_s();
-        if (rc == PAM_SUCCESS) {
-            ok++;
-        } else {
-            if (failed == 0)
-                first_rc = rc;
-            failed++;
-        }
-        pam_end(pamh, rc);
-        phase[0] += tb - ta;
-        phase[1] += tc - tb;
-        phase[2] += td - tc;
-        phase[3] += now_s() - td;
-        for (int m = 0; m < nmarks; m++)
-            if (marks[m] == k)
-                mark_rss[m] = rss_kb();
+        ok += w[t].ok;
+        if (failed == 0 && w[t].failed > 0)
+            first_rc = w[t].first_rc;
+        failed += w[t].failed;
+        for (int p = 0; p < 4; p++)
+            phase[p] += w[t].phase[p];
     }
     t1 = now_s();
     getrusage(RUSAGE_SELF, &ru1);
 
     double user = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
     double sys = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
-    printf("n=%ld\nok=%ld\nfailed=%ld\n", n, ok, failed);
+    printf("n=%ld\nthreads=%d\nok=%ld\nfailed=%ld\n", n, threads, ok, failed);
     if (failed > 0)
         printf("first_error=%s\n", pam_strerror(NULL, (int) first_rc));
     printf("wall_s=%.3f\nlogins_per_s=%.1f\n", t1 - t0, (double) n / (t1 - t0));

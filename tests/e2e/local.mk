@@ -15,6 +15,7 @@ e2e_tests = \
 	tests/e2e/t_dovecot24_cache.sh \
 	tests/e2e/t_dovecot_guard.sh \
 	tests/e2e/t_dovecot24_guard.sh \
+	tests/e2e/t_dovecot_outage.sh \
 	tests/e2e/t_dovecot_twohost.sh \
 	tests/e2e/t_dovecot_twohost_redis.sh
 TESTS += $(e2e_tests)

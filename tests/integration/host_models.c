@@ -11,6 +11,13 @@
  *       in the parent again; prints "parent1=... child=... parent2=...".
  *   host_models sequence N DELAY_MS SERVICE USER GOOD
  *       N logins in one process, DELAY_MS apart; prints "ok=K".
+ *   host_models burst-threads N SERVICE USER PASSWORD
+ *   host_models burst-procs N SERVICE USER PASSWORD
+ *       N logins with PASSWORD released at the same instant, from N threads
+ *       of one process (a barrier) or from N processes (forked, waiting on
+ *       a pipe that the parent then closes); RHOST $HB_RHOST (default
+ *       192.0.2.10); prints the results by code and the slowest login,
+ *       e.g. "logins=12 PAM_AUTH_ERR=3 PAM_MAXTRIES=9 max_ms=2010".
  *   host_models growth N SERVICE USER PASSWORD
  *       10 logins, then N more in the same process; prints the open file
  *       descriptors and VmRSS after each stage, the slowest login (ms) and
@@ -23,6 +30,7 @@
  * processes start at once).  Exit 0 when it ran, 2 on usage.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,7 +76,9 @@ static int login(const char *service, const char *user, const char *password)
                              : pam_start(service, user, &conv, &pamh);
 
     if (rc == PAM_SUCCESS) {
-        pam_set_item(pamh, PAM_RHOST, "192.0.2.10");
+        const char *rhost = getenv("HB_RHOST");
+
+        pam_set_item(pamh, PAM_RHOST, rhost != NULL ? rhost : "192.0.2.10");
         rc = pam_authenticate(pamh, 0);
         pam_end(pamh, rc);
     }
@@ -230,6 +240,124 @@ static int growth(int n, char **argv)
     return 0;
 }
 
+/* ---- bursts: N logins released at once ---- */
+
+#define BURST_MAX 64
+
+struct burst {
+    pthread_barrier_t *barrier;
+    char **argv;                 /* SERVICE USER PASSWORD */
+    int rc;
+    long ms;
+};
+
+static void *burst_thread(void *arg)
+{
+    struct burst *b = arg;
+    long start;
+
+    pthread_barrier_wait(b->barrier);
+    start = now_ms();
+    b->rc = login(b->argv[0], b->argv[1], b->argv[2]);
+    b->ms = now_ms() - start;
+    return NULL;
+}
+
+/* Print the results of n logins by code, and the slowest. */
+static void print_burst(int n, const int *rcs, const long *ms)
+{
+    static const int codes[] = {PAM_SUCCESS, PAM_AUTH_ERR, PAM_MAXTRIES, PAM_AUTHINFO_UNAVAIL,
+                                PAM_USER_UNKNOWN, PAM_SERVICE_ERR};
+    long slowest = 0;
+    int known = 0;
+
+    printf("logins=%d", n);
+    for (size_t c = 0; c < sizeof(codes) / sizeof(codes[0]); c++) {
+        int count = 0;
+
+        for (int i = 0; i < n; i++)
+            count += rcs[i] == codes[c];
+        if (count > 0)
+            printf(" %s=%d", code_name(codes[c]), count);
+        known += count;
+    }
+    for (int i = 0; i < n; i++)
+        slowest = ms[i] > slowest ? ms[i] : slowest;
+    if (known < n)
+        printf(" other=%d", n - known);
+    printf(" max_ms=%ld\n", slowest);
+}
+
+static int burst_threads(int n, char **argv)
+{
+    pthread_barrier_t barrier;
+    pthread_t tid[BURST_MAX];
+    struct burst b[BURST_MAX];
+    int rcs[BURST_MAX];
+    long ms[BURST_MAX];
+
+    if (n < 1 || n > BURST_MAX)
+        return 2;
+    pthread_barrier_init(&barrier, NULL, (unsigned) n);
+    for (int i = 0; i < n; i++) {
+        b[i] = (struct burst) {&barrier, argv, -1, 0};
+        pthread_create(&tid[i], NULL, burst_thread, &b[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(tid[i], NULL);
+        rcs[i] = b[i].rc;
+        ms[i] = b[i].ms;
+    }
+    pthread_barrier_destroy(&barrier);
+    print_burst(n, rcs, ms);
+    return 0;
+}
+
+static int burst_procs(int n, char **argv)
+{
+    int go[2], results[2];
+    pid_t pid[BURST_MAX];
+    int rcs[BURST_MAX];
+    long ms[BURST_MAX];
+
+    if (n < 1 || n > BURST_MAX || pipe(go) != 0 || pipe(results) != 0)
+        return 2;
+    fflush(stdout);
+    for (int i = 0; i < n; i++) {
+        pid[i] = fork();
+        if (pid[i] == 0) {
+            char c;
+            long start, took;
+            int rc, out[2];
+
+            close(go[1]);
+            while (read(go[0], &c, 1) < 0 && errno == EINTR)
+                ;
+            start = now_ms();
+            rc = login(argv[0], argv[1], argv[2]);
+            took = now_ms() - start;
+            out[0] = rc;
+            out[1] = (int) took;
+            _exit(write(results[1], out, sizeof(out)) == sizeof(out) ? 0 : 1);
+        }
+    }
+    close(go[0]);
+    close(results[1]);
+    close(go[1]);                /* every child starts now */
+    for (int i = 0; i < n; i++) {
+        int out[2] = {-1, 0};
+
+        if (read(results[0], out, sizeof(out)) != sizeof(out))
+            out[0] = -1;
+        rcs[i] = out[0];
+        ms[i] = out[1];
+    }
+    for (int i = 0; i < n; i++)
+        waitpid(pid[i], NULL, 0);
+    print_burst(n, rcs, ms);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 8 && strcmp(argv[1], "threads") == 0)
@@ -238,11 +366,17 @@ int main(int argc, char **argv)
         return fork_after_login(argv + 2);
     if (argc == 7 && strcmp(argv[1], "sequence") == 0)
         return sequence(atoi(argv[2]), atoi(argv[3]), argv + 4);
+    if (argc == 6 && strcmp(argv[1], "burst-threads") == 0)
+        return burst_threads(atoi(argv[2]), argv + 3);
+    if (argc == 6 && strcmp(argv[1], "burst-procs") == 0)
+        return burst_procs(atoi(argv[2]), argv + 3);
     if (argc == 6 && strcmp(argv[1], "growth") == 0)
         return growth(atoi(argv[2]), argv + 3);
     fprintf(stderr, "usage: host_models threads N M SERVICE USER GOOD BAD\n"
                     "       host_models fork SERVICE USER GOOD\n"
                     "       host_models sequence N DELAY_MS SERVICE USER GOOD\n"
+                    "       host_models burst-threads N SERVICE USER PASSWORD\n"
+                    "       host_models burst-procs N SERVICE USER PASSWORD\n"
                     "       host_models growth N SERVICE USER PASSWORD\n");
     return 2;
 }

@@ -50,7 +50,8 @@ integration_tests = \
 	tests/integration/t_disabled.sh \
 	tests/integration/t_outage.sh \
 	tests/integration/t_account.sh \
-	tests/integration/t_redteam.sh
+	tests/integration/t_redteam.sh \
+	tests/integration/t_failfast.sh
 TESTS += $(integration_tests)
 
 EXTRA_DIST += $(integration_tests) \

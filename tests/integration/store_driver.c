@@ -13,6 +13,8 @@
  *   del KEY                 -> "ok ms=N" | "error ..."   (update, HB_STORE_DELETE)
  *   keep KEY                -> "ok calls=N ms=N" | ...   (update, HB_STORE_KEEP)
  *   incr KEY N TTL          -> "ok ms=N" | "error ..."   (N updates adding 1 to a decimal value)
+ *   mget KEY...             -> "many R R ... ms=N" (R: VALUE | "-" not found | "!" error)
+ *                              | "error REASON ms=N"   (hb_store_get_many, one call)
  *   scan PREFIX             -> "key KEY=VALUE"... then "end N ms=N" | "error ..."
  *   fork CMD...             -> the command's answer, run in a child process
  *   exec-sockets            -> "sockets N": sockets seen by a program this process execs
@@ -160,6 +162,43 @@ static void count_new_fd(int fd, void *arg)
         counts[1]++;
 }
 
+/* mget: every key of words[1..n-1] in one hb_store_get_many; prints its answer. */
+static void many_command(char *words[], int n)
+{
+    static uint8_t keys[HB_STORE_MANY_MAX + 1][HB_STORE_KEY_MAX * 2];
+    static uint8_t values[HB_STORE_MANY_MAX + 1][HB_STORE_VALUE_MAX];
+    const uint8_t *keyp[HB_STORE_MANY_MAX + 1];
+    size_t keylens[HB_STORE_MANY_MAX + 1], lens[HB_STORE_MANY_MAX + 1];
+    int rcs[HB_STORE_MANY_MAX + 1], rc = HB_STORE_ERROR;
+    size_t count = n > 1 ? (size_t) n - 1 : 0;
+    char err[HB_ERROR_LEN];
+    long t0 = now_ms();
+    struct hb_store *store = hb_store_acquire(config, err, sizeof(err));
+
+    if (count > HB_STORE_MANY_MAX + 1)
+        count = HB_STORE_MANY_MAX + 1;
+    for (size_t i = 0; i < count; i++) {
+        keylens[i] = decode(words[1 + i], keys[i], sizeof(keys[i]));
+        keyp[i] = keys[i];
+    }
+    if (store != NULL)
+        rc = hb_store_get_many(store, keyp, keylens, count, values, lens, rcs, err, sizeof(err));
+    hb_store_release(store);
+    if (rc != HB_STORE_OK) {
+        printf("error %s ms=%ld\n", err, now_ms() - t0);
+        return;
+    }
+    printf("many");
+    for (size_t i = 0; i < count; i++) {
+        putchar(' ');
+        if (rcs[i] == HB_STORE_OK)
+            print_bytes(values[i], lens[i]);
+        else
+            putchar(rcs[i] == HB_STORE_NOT_FOUND ? '-' : '!');
+    }
+    printf(" ms=%ld\n", now_ms() - t0);
+}
+
 /* Run one store command with the store acquired; prints its answer. */
 static void store_command(char *words[], int n)
 {
@@ -244,6 +283,8 @@ static void command(char *words[], int n)
 
     if (strcmp(words[0], "fork") == 0 && n > 1) {
         in_child(words + 1, n - 1);
+    } else if (strcmp(words[0], "mget") == 0) {
+        many_command(words, n);
     } else if (strcmp(words[0], "exec-sockets") == 0) {
         exec_sockets();
     } else if (strcmp(words[0], "cloexec") == 0) {
@@ -275,10 +316,10 @@ int main(int argc, char **argv)
     each_fd(note_start_fd, NULL);
     setvbuf(stdout, NULL, _IOLBF, 0);
     while (fgets(line, sizeof(line), stdin) != NULL) {
-        char *words[8], *save = NULL;
+        char *words[24], *save = NULL;
         int n = 0;
 
-        for (char *w = strtok_r(line, " \t\n", &save); w != NULL && n < 8; w = strtok_r(NULL, " \t\n", &save))
+        for (char *w = strtok_r(line, " \t\n", &save); w != NULL && n < 24; w = strtok_r(NULL, " \t\n", &save))
             words[n++] = w;
         if (n > 0)
             command(words, n);

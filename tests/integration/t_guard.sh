@@ -30,6 +30,13 @@ fail_n() {
     done
     echo "$n"
 }
+HOST_MODELS=$top_builddir/tests/integration/host_models
+[ -x "$HOST_MODELS" ] || bail_out "host_models not built"
+# burst RHOST MODE N SERVICE PASSWORD: N logins at once (threads or procs); BURST_OUT.
+burst() {
+    BURST_OUT=$(HB_RHOST=$1 _confdir_env timeout -k 5 120 "$HOST_MODELS" "$2" "$3" "$4" alice "$5" \
+        2>"$TEST_TMP/burst.err")
+}
 # Module lines of the last run that are not debug.
 guard_lines() { module_log | grep -c 'too many failures from this address'; }
 
@@ -66,10 +73,25 @@ guard_cases() {
     fail_n "g-$name" 192.0.2.21 2 >/dev/null
     login "g-$name" 192.0.2.21 "$RIGHT"
     is "$AUTH" PAM_SUCCESS "$name: 2 failures of 3: still let in"
-    # IPv6
+    # IPv6: counted per /64 by default (guard_ipv6_prefix=)
     fail_n "g-$name" 2001:db8::7 3 >/dev/null
     login "h-$name" 2001:DB8:0::7 "$RIGHT"
     is "$AUTH" PAM_MAXTRIES "$name: IPv6 2001:db8::7 is refused after 3 failures (any spelling)"
+    log_mark
+    for i in 1 2 3 4 5 6; do login "g-$name" "2001:db8:1:2::$i" "wrong-$i"; done
+    is "$(log_count_new)" 3 "$name: 2001:db8:1:2::1 .. ::6 (one /64): 3 of the 6 wrong passwords reached the server"
+    login "g-$name" 2001:db8:1:2:ffff:1:2:3 "$RIGHT"
+    is "$AUTH" PAM_MAXTRIES "$name: the whole /64 is refused after 3 failures from any of its addresses"
+    login "g-$name" 2001:db8:1:3::1 "$RIGHT"
+    is "$AUTH" PAM_SUCCESS "$name: the next /64 is unaffected"
+    write_service "p-$name" "url=$WD_URL" "cafile=$WD_CA" "$@" guard_failures=3 guard_ipv6_prefix=128
+    fail_n "p-$name" 2001:db8:1:4::1 3 >/dev/null
+    login "p-$name" 2001:db8:1:4::2 "$RIGHT"
+    is "$AUTH" PAM_SUCCESS "$name: guard_ipv6_prefix=128: each address has its own counter"
+    write_service "q-$name" "url=$WD_URL" "cafile=$WD_CA" "$@" guard_failures=3 guard_ipv6_prefix=48
+    fail_n "q-$name" 2001:db8:5:1::1 3 >/dev/null
+    login "q-$name" 2001:db8:5:ffff::2 "$RIGHT"
+    is "$AUTH" PAM_MAXTRIES "$name: guard_ipv6_prefix=48: one counter for the /48"
     # exemptions
     write_service "x-$name" "url=$WD_URL" "cafile=$WD_CA" "$@" guard_failures=2 \
         "guard_exempt=198.51.100.0/24, 2001:db8:1::/48"
@@ -94,6 +116,14 @@ guard_cases() {
     is "$(guard_lines)" 0 "$name: 429, 503 and no server: never refused by the guard"
     login "k-$name" 203.0.113.30 "$RIGHT"
     is "$AUTH" PAM_SUCCESS "$name: 3 x (429, 503, no server) from one address: not counted"
+    # A 207 gives its reservation back: right passwords never use up the budget.
+    write_service "r-$name" "url=$WD_URL" "cafile=$WD_CA" "$@" guard_failures=1
+    for i in 1 2 3 4 5; do login "r-$name" 203.0.113.31 "$RIGHT"; done
+    is "$AUTH" PAM_SUCCESS "$name: guard_failures=1: 5 right passwords from one address are let in"
+    login "r-$name" 203.0.113.31 wrong-1
+    is "$AUTH" PAM_AUTH_ERR "$name: ... then a wrong one still reaches the server (the 207s were given back)"
+    login "r-$name" 203.0.113.31 "$RIGHT"
+    is "$AUTH" PAM_MAXTRIES "$name: ... and that one is counted: refused now"
     # The window: 2 s, or 6 logins' time on a slow host (valgrind), counted
     # from the first failure; refused attempts do not extend it.
     # t0 <= the first counted failure <= t1: the window ends between t0+W and t1+W.
@@ -122,7 +152,34 @@ guard_cases() {
     is "$AUTH" PAM_SUCCESS "$name: let in again once the window that began with the first failure passed"
 }
 
+# Bursts: N wrong passwords from one address released at the same instant,
+# from threads of one process and from separate processes.  The server is
+# the fault server's scaled-down Nextcloud throttle (401s that take 1 s,
+# 2 s... longer than store_timeout): an attempt is reserved before its
+# request, so at most guard_failures requests reach it, all counted.
+burst_cases() {
+    local name=$1 mode n rhost
+    shift
+    start_fault nc-throttle
+    write_service "b-$name" "url=http://127.0.0.1:$FAULT_PORT/remote.php/dav/" allow_http "$@" guard_failures=3
+    n=0
+    for mode in burst-threads burst-procs; do
+        n=$((n + 1))
+        rhost=198.18.$n.1
+        : >"$FAULT_LOG"
+        burst "$rhost" "$mode" 12 "b-$name" wrong-password
+        diag "$name $mode: $BURST_OUT"
+        is "$(grep -c 'method=PROPFIND' "$FAULT_LOG")" 3 \
+            "$name: $mode: 12 wrong passwords at once from $rhost, guard_failures=3: 3 reach the server"
+        like "$BURST_OUT" "^logins=12 PAM_AUTH_ERR=3 PAM_MAXTRIES=9 " "$name: $mode: 3 refused by the server, 9 by the guard"
+        login "b-$name" "$rhost" "$RIGHT"
+        is "$AUTH" PAM_MAXTRIES "$name: $mode: all 3 counted: the next login from $rhost is refused"
+    done
+    stop_fault
+}
+
 guard_cases redis "${REDIS[@]}"
+burst_cases redis "${REDIS[@]}"
 
 # --- what Redis holds ---------------------------------------------------
 keys=$(redis_cli --scan --pattern 'pam_httpbasic:*' | LC_ALL=C tr -c '[:print:]\n' '.')
@@ -156,8 +213,20 @@ is "$AUTH" PAM_AUTH_ERR "redis stopped: a wrong password is still a plain PAM_AU
 unlike "$(module_log)" 'RIGHT|Alice-App-Pass|wrong' "no password in any log line"
 restart_redis
 
+# --- guard_ipv6_prefix is validated ------------------------------------------
+for bad in 31 129 x 64x; do
+    write_service bad-prefix "url=$WD_URL" "cafile=$WD_CA" "${REDIS[@]}" guard_failures=3 "guard_ipv6_prefix=$bad"
+    login bad-prefix 2001:db8::1 "$RIGHT"
+    is "$AUTH" PAM_SERVICE_ERR "guard_ipv6_prefix=$bad: a configuration error"
+    like "$(module_log)" "config error: .*guard_ipv6_prefix.*\"$bad\" is not a number from 32 to 128" "guard_ipv6_prefix=$bad: the line names it"
+done
+write_service nostore-prefix "url=$WD_URL" "cafile=$WD_CA" guard_ipv6_prefix=64
+login nostore-prefix 2001:db8::1 "$RIGHT"
+like "$(module_log)" "config error: .*guard_ipv6_prefix: needs store=" "guard_ipv6_prefix without a store: a configuration error"
+
 # --- the same on LMDB -------------------------------------------------------
 mkdir -m 700 "$TEST_TMP/lmdb"
 guard_cases lmdb "store=lmdb:$TEST_TMP/lmdb" "secret_file=$SECRET"
+burst_cases lmdb "store=lmdb:$TEST_TMP/lmdb" "secret_file=$SECRET"
 
 done_testing

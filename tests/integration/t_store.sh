@@ -64,6 +64,17 @@ common_cases() {
     q get "$(printf 'k%.0s' $(seq 65))"; like "$ANS" '^error ' "$name: a key of 65 bytes is an error"
     q put bad v 0;                 like "$ANS" '^error .*ttl' "$name: an update function giving ttl 0 is an error"
     q get 'b%00%FF%0A';            like "$ANS" '^ok %00%01%02 ' "$name: the store stays usable after a caller's error"
+    # get_many: one call, each key its own answer
+    q put m1 one 60; q put m3 '%00three' 60
+    q mget m1 m2 m3 "$(printf 'k%.0s' $(seq 65))" 'b%00%FF%0A'
+    like "$ANS" '^many one - %00three ! %00%01%02 ms=' "$name: mget: found, missing, binary, bad key (alone), binary"
+    q mget $(seq -f 'm%g' 1 16); like "$ANS" '^many one - %00three( -){13} ms=' "$name: mget of 16 keys"
+    q mget $(seq -f 'm%g' 1 17); like "$ANS" '^error .*at most 16' "$name: mget of 17 keys is an error"
+    q get m1;                      like "$ANS" '^ok one ' "$name: the store stays usable after mget"
+    # TTLs are clamped: a far-future time never makes the backend refuse a write
+    q put far v 9223372036854775807; like "$ANS" '^ok' "$name: put with ttl LONG_MAX succeeds (clamped to a year)"
+    q put far2 v 4000000000000;    like "$ANS" '^ok' "$name: put with ttl 4e12 s succeeds"
+    q get far;                     like "$ANS" '^ok v ' "$name: and is stored"
     q put short v 1
     sleep 2.2
     q get short;                   like "$ANS" '^not_found' "$name: a value with ttl 1 s is gone after 2 s"
@@ -104,6 +115,23 @@ if run_once "${LMDB_ARGS[@]}" -- get x | grep -q '^error .*\(stub\|unknown store
     skip "lmdb: same cases" "the LMDB backend is not built in"
 else
     common_cases lmdb "${LMDB_ARGS[@]}"
+    # The store's path: every parent trusted, no symbolic link followed.
+    mkdir -m 755 "$TEST_TMP/open" "$TEST_TMP/theirs" "$TEST_TMP/real"
+    chmod 777 "$TEST_TMP/open"
+    mkdir -m 700 "$TEST_TMP/open/s" "$TEST_TMP/theirs/s" "$TEST_TMP/real/s"
+    chown nobody "$TEST_TMP/theirs"
+    out=$(run_once "${BASE[@]}" "store=lmdb:$TEST_TMP/open/s" -- get x)
+    like "$out" "^error lmdb:$TEST_TMP/open/s: $TEST_TMP/open is writable by group or others \\(every parent" \
+        "lmdb: a parent others can write is refused, and the error names it"
+    out=$(run_once "${BASE[@]}" "store=lmdb:$TEST_TMP/theirs/s" -- get x)
+    like "$out" "^error .*: $TEST_TMP/theirs is owned by another user" \
+        "lmdb: a parent a local user owns (who could swap the store) is refused"
+    ln -s "$TEST_TMP/real" "$TEST_TMP/swapped"
+    out=$(run_once "${BASE[@]}" "store=lmdb:$TEST_TMP/swapped/s" -- get x)
+    like "$out" "^error .*: $TEST_TMP/swapped is a symbolic link" "lmdb: a symbolic link on the path is never followed"
+    out=$(run_once "${BASE[@]}" "store=lmdb:$TEST_TMP/real/s" -- put x 1 60)
+    like "$out" '^ok' "lmdb: the same store by its real path works"
+    ok '[ -s "$TEST_TMP/real/s/data.mdb" ] && [ ! -e "$TEST_TMP/swapped/s/x" ]' "lmdb: and its files are in the checked directory"
 fi
 
 # --- Redis: keys, TTLs and values as Redis sees them --------------------
@@ -111,6 +139,9 @@ drv_start "${TCP_ARGS[@]}"
 q put ttl100 v 100
 ttl=$(redis_cli TTL pam_httpbasic:ttl100)
 ok '[ "$ttl" -ge 95 ] && [ "$ttl" -le 100 ]' "redis: the TTL is a Redis TTL (SET EX 100 -> TTL $ttl)"
+q put ttlfar v 4000000000000
+ttl=$(redis_cli TTL pam_httpbasic:ttlfar)
+ok '[ "$ttl" -gt 31000000 ] && [ "$ttl" -le 31622400 ]' "redis: a ttl of 4e12 s is clamped to 366 days (TTL $ttl)"
 is "$(redis_cli GET pam_httpbasic:ttl100)" v "redis: keys are 'pam_httpbasic:' + the caller's key"
 redis_cli SET pam_httpbasic:big "$(head -c 5000 /dev/zero | tr '\0' x)" >/dev/null
 q get big;                  like "$ANS" '^error .*larger' "redis: a value over HB_STORE_VALUE_MAX is an error"
@@ -126,6 +157,8 @@ like "$(run_once "${BASE[@]}" "store=redis://127.0.0.1:$RD_PORT" "store_auth_fil
     "auth: an ACL user with only the documented commands can write"
 like "$(run_once "${BASE[@]}" "store=redis://127.0.0.1:$RD_PORT" "store_auth_file=$RD/auth-minimal" -- scan)" '^(key|end)' \
     "auth: and scan"
+like "$(run_once "${BASE[@]}" "store=redis://127.0.0.1:$RD_PORT" "store_auth_file=$RD/auth-minimal" -- mget x y)" '^many 1 - ' \
+    "auth: and mget (hb_store_get_many)"
 out=$(run_once "${BASE[@]}" "store=redis://127.0.0.1:$RD_PORT" "store_auth_file=$RD/auth-wrong" -- get x)
 like "$out" '^error .*AUTH: WRONGPASS' "auth: a wrong password is an error naming AUTH"
 unlike "$out" 'not-the-password' "auth: the password is not in the reason"

@@ -63,7 +63,7 @@ appendonly no
 databases 16
 requirepass $(cat "$d/requirepass")
 user hbtest on >$(cat "$d/aclpass") ~pam_httpbasic:* +@all
-user hbmin on >$(cat "$d/aclpass") resetkeys ~pam_httpbasic:* resetchannels -@all +auth +select +get +set +del +watch +unwatch +multi +exec +scan
+user hbmin on >$(cat "$d/aclpass") resetkeys ~pam_httpbasic:* resetchannels -@all +auth +select +get +mget +set +del +watch +unwatch +multi +exec +scan
 EOF
 }
 
