@@ -81,6 +81,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    # The anonymous confirmation of an outage is a GET: answered the same way
+    # (no credentials: a 401, delayed like any request from its address).
+    do_GET = do_PROPFIND
+
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
