@@ -131,7 +131,7 @@ rhost_case '' '-' "empty"
 log_mark
 run_driver --rhost $'192.0.2.1\r\nX-Injected: 1' --password 'Alice-App-Pass-1' basic alice
 is "$AUTH" PAM_AUTH_ERR "rhost with CR/LF: PAM_AUTH_ERR"
-like "$(module_log)" '^auth refused: user=alice rhost=192\.0\.2\.1\\x0d\\x0aX-Injected: 1: .*\(no request sent\)$' \
+like "$(module_log)" '^auth refused: user=alice rhost=192\.0\.2\.1\\x0d\\x0aX-Injected:\\x201: .*\(no request sent\)$' \
     "rhost with CR/LF: 'auth refused', CR/LF escaped in the log"
 run_driver --rhost $'host\tname' --password 'Alice-App-Pass-1' basic alice
 is "$AUTH" PAM_AUTH_ERR "rhost with a TAB: PAM_AUTH_ERR"
