@@ -452,7 +452,8 @@ int hb_cache_init(struct hb_cache *cache, const struct hb_config *cfg, const cha
         snprintf(err, errlen, "no store= and secret_file= configured");
     else if (read && cache->secret_len < HB_SECRET_MIN)
         snprintf(err, errlen, "%s holds fewer than %d bytes", cfg->secret_file, HB_SECRET_MIN);
-    else if (read && (derive_scope(cache) != 0 || make_key(cache, 'u', http_user, cache->key) != 0))
+    else if (read && (derive_scope(cache) != 0 || make_key(cache, 'u', http_user, cache->key) != 0
+                      || make_key(cache, 'a', http_user, cache->name_account) != 0))
         snprintf(err, errlen, "cannot compute an HMAC (OpenSSL)");
     else if (read)
         rc = 0;
@@ -464,14 +465,10 @@ void hb_cache_wipe(struct hb_cache *cache)
     OPENSSL_cleanse(cache, sizeof(*cache));
 }
 
-/* Read and authenticate the user record; HB_STORE_OK, NOT_FOUND or ERROR (err set). */
-static int read_user(const struct hb_cache *cache, struct hb_store *store, struct user_record *rec,
-                     char *err, size_t errlen)
+/* Decode a user record read as (rc, value, len); HB_STORE_OK, NOT_FOUND or ERROR (err set). */
+static int user_from(const struct hb_cache *cache, int rc, const uint8_t *value, size_t len,
+                     struct user_record *rec, char *err, size_t errlen)
 {
-    uint8_t value[HB_STORE_VALUE_MAX];
-    size_t len = 0;
-    int rc = hb_store_get(store, cache->key, sizeof(cache->key), value, &len, err, errlen);
-
     if (rc == HB_STORE_OK && decode_user(cache, cache->key, value, len, rec) != 0) {
         snprintf(err, errlen, "a cache record does not authenticate (%zu bytes): ignored", len);
         rc = HB_STORE_ERROR;
@@ -503,14 +500,20 @@ static bool refused_since(const struct hb_cache *cache, const struct user_record
     return list_refused(cache, rec->t, rec->nt, password, at);
 }
 
-int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const char *password,
-                    int64_t now, int64_t *age, char *err, size_t errlen)
+void hb_cache_name_account_key(const struct hb_cache *cache, uint8_t key[HB_CACHE_KEY_LEN])
+{
+    memcpy(key, cache->name_account, HB_CACHE_KEY_LEN);
+}
+
+int hb_cache_lookup_prefetched(const struct hb_cache *cache, struct hb_store *store, const char *password,
+                               int64_t now, const struct hb_cache_prefetch *pf, int64_t *age,
+                               char *err, size_t errlen)
 {
     long window = hb_cache_window(cache->cfg);
     struct user_record rec;
     struct account_record acc;
     int64_t best = 0;
-    int rc = read_user(cache, store, &rec, err, errlen);
+    int rc = user_from(cache, pf->user_rc, pf->user, pf->user_len, &rec, err, errlen);
 
     if (rc != HB_STORE_OK)
         return rc;
@@ -526,8 +529,20 @@ int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const 
     }
     /* A record that names an account counts only while that account vouches for it. */
     if (rc == HB_STORE_OK && rec.has_account) {
-        int arc = read_account(cache, store, rec.account, &acc, err, errlen);
+        uint8_t key[HB_CACHE_KEY_LEN];
+        int arc;
 
+        account_key(cache, rec.account, key);
+        if (pf->account != NULL && memcmp(key, cache->name_account, HB_CACHE_KEY_LEN) == 0) {
+            /* The login name is the uid: the account record came with the same round trip. */
+            arc = pf->account_rc;
+            if (arc == HB_STORE_OK && decode_account(cache, key, pf->account, pf->account_len, &acc) != 0) {
+                snprintf(err, errlen, "an account record does not authenticate (%zu bytes): ignored", pf->account_len);
+                arc = HB_STORE_ERROR;
+            }
+        } else {
+            arc = read_account(cache, store, rec.account, &acc, err, errlen);
+        }
         if (arc != HB_STORE_OK)
             rc = arc == HB_STORE_ERROR ? HB_STORE_ERROR : HB_STORE_NOT_FOUND;
         else if (acc.floor >= best || list_refused(cache, acc.t, acc.nt, password, best))
@@ -536,6 +551,16 @@ int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const 
     if (rc == HB_STORE_OK)
         *age = now - best;
     return rc;
+}
+
+int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const char *password,
+                    int64_t now, int64_t *age, char *err, size_t errlen)
+{
+    uint8_t value[HB_STORE_VALUE_MAX];
+    struct hb_cache_prefetch pf = {value, 0, HB_STORE_ERROR, NULL, 0, HB_STORE_ERROR};
+
+    pf.user_rc = hb_store_get(store, cache->key, sizeof(cache->key), value, &pf.user_len, err, errlen);
+    return hb_cache_lookup_prefetched(cache, store, password, now, &pf, age, err, errlen);
 }
 
 static void add_refusal(const struct hb_cache *cache, struct entry *t, size_t *nt, int64_t *late,

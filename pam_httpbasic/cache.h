@@ -92,6 +92,22 @@ struct hb_cache {
     size_t secret_len;
     uint8_t scope[HB_CACHE_MAC_LEN];
     uint8_t key[HB_CACHE_KEY_LEN];
+    uint8_t name_account[HB_CACHE_KEY_LEN];   /* the account key of the login name taken as a uid */
+};
+
+/*
+ * What one store round trip read for a login (hb_store_get_many): the
+ * user's record, and the account record of the login name taken as a uid
+ * (hb_cache_name_account_key) - the usual case, where the login name is the
+ * uid, so that a hit needs no second read.  account may be NULL.
+ */
+struct hb_cache_prefetch {
+    const uint8_t *user;
+    size_t user_len;
+    int user_rc;                 /* HB_STORE_OK, NOT_FOUND or ERROR */
+    const uint8_t *account;
+    size_t account_len;
+    int account_rc;
 };
 
 /* What hb_cache_stats() tells about one user's record (no secret in it). */
@@ -155,6 +171,14 @@ void hb_cache_wipe(struct hb_cache *cache);
  */
 int hb_cache_lookup(const struct hb_cache *cache, struct hb_store *store, const char *password,
                     int64_t now, int64_t *age, char *err, size_t errlen);
+
+/* The key to prefetch along with cache->key: the account of the login name as a uid. */
+void hb_cache_name_account_key(const struct hb_cache *cache, uint8_t key[HB_CACHE_KEY_LEN]);
+
+/* hb_cache_lookup() on records already read (pf); reads the account record only when pf lacks it. */
+int hb_cache_lookup_prefetched(const struct hb_cache *cache, struct hb_store *store, const char *password,
+                               int64_t now, const struct hb_cache_prefetch *pf, int64_t *age,
+                               char *err, size_t errlen);
 
 /*
  * The server accepted password in answer to a request sent at sent_at:

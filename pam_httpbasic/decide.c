@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -95,15 +96,73 @@ static void close_session(struct session *s)
     hb_cache_wipe(&s->cache);
 }
 
-/* Seconds since the newest verifier of the password, or -1 when none matches. */
+/*
+ * What every login reads first, in one store round trip
+ * (hb_store_get_many): the user's record, the account record of the login
+ * name taken as a uid, and the guard record of the client address.
+ */
+enum { PF_USER, PF_ACCOUNT, PF_GUARD, PF_KEYS };
+
+struct prefetch {
+    uint8_t values[PF_KEYS][HB_STORE_VALUE_MAX];
+    size_t lens[PF_KEYS];
+    int rcs[PF_KEYS];
+    bool cache, guard;           /* which were read */
+};
+
+/* Read the login's records; p->cache / p->guard say what was read (nothing on a store error). */
+static void prefetch(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_login *login,
+                     const struct session *s, struct prefetch *p)
+{
+    uint8_t account[HB_CACHE_KEY_LEN], guard[HB_GUARD_KEY_LEN];
+    const uint8_t *keys[PF_KEYS] = {s->cache.key, account, guard};
+    size_t lens[PF_KEYS] = {HB_CACHE_KEY_LEN, HB_CACHE_KEY_LEN, HB_GUARD_KEY_LEN};
+    char err[HB_ERROR_LEN] = "";
+    int rc;
+
+    p->cache = s->cache_ready;
+    p->guard = s->store != NULL && hb_guard_applies(cfg, login->client_ip)
+               && hb_guard_key(cfg, login->client_ip, guard, err, sizeof(err)) == 0;
+    if (s->store != NULL && hb_guard_applies(cfg, login->client_ip) && !p->guard)
+        store_problem(pamh, cfg, "guard read", err);
+    if (p->cache)
+        hb_cache_name_account_key(&s->cache, account);
+    if (!p->cache && !p->guard)
+        return;
+    if (!p->cache) {            /* the guard record alone */
+        keys[0] = guard;
+        lens[0] = HB_GUARD_KEY_LEN;
+    }
+    rc = hb_store_get_many(s->store, keys, lens, p->cache ? (p->guard ? 3 : 2) : 1, p->values, p->lens, p->rcs,
+                           err, sizeof(err));
+    store_result(pamh, cfg, p->cache ? "read" : "guard read", rc, err);
+    if (rc == HB_STORE_ERROR)
+        p->cache = p->guard = false;
+    if (!p->cache && p->guard) {
+        memcpy(p->values[PF_GUARD], p->values[0], p->lens[0]);
+        p->lens[PF_GUARD] = p->lens[0];
+        p->rcs[PF_GUARD] = p->rcs[0];
+    }
+}
+
+/* Seconds since the newest verifier of the password, or -1 when none matches (p: prefetched, or NULL). */
 static int64_t verified_age(pam_handle_t *pamh, const struct hb_config *cfg, const struct session *s,
-                            const char *password)
+                            const char *password, const struct prefetch *p)
 {
     char err[HB_ERROR_LEN];
     int64_t age = -1;
     int rc;
 
-    if (s->cache_ready) {
+    if (s->cache_ready && p != NULL && p->cache) {
+        const struct hb_cache_prefetch pf = {p->values[PF_USER], p->lens[PF_USER], p->rcs[PF_USER],
+                                             p->values[PF_ACCOUNT], p->lens[PF_ACCOUNT], p->rcs[PF_ACCOUNT]};
+
+        rc = hb_cache_lookup_prefetched(&s->cache, s->store, password, (int64_t) time(NULL), &pf, &age,
+                                        err, sizeof(err));
+        store_result(pamh, cfg, "read", rc, err);
+        if (rc != HB_STORE_OK)
+            age = -1;
+    } else if (s->cache_ready && p == NULL) {
         rc = hb_cache_lookup(&s->cache, s->store, password, (int64_t) time(NULL), &age, err, sizeof(err));
         store_result(pamh, cfg, "read", rc, err);
         if (rc != HB_STORE_OK)
@@ -113,17 +172,10 @@ static int64_t verified_age(pam_handle_t *pamh, const struct hb_config *cfg, con
 }
 
 /* True when the guard refuses this login's client address (never on a store error). */
-static bool guard_refuses(pam_handle_t *pamh, const struct hb_config *cfg, const struct hb_login *login,
-                          const struct session *s)
+static bool guard_refuses(const struct hb_config *cfg, const struct prefetch *p)
 {
-    char err[HB_ERROR_LEN] = "";
-    bool blocked = false;
-
-    if (s->store != NULL && hb_guard_applies(cfg, login->client_ip)) {
-        blocked = hb_guard_blocked(cfg, s->store, login->client_ip, err, sizeof(err));
-        store_result(pamh, cfg, "guard read", err[0] != '\0' ? HB_STORE_ERROR : HB_STORE_OK, err);
-    }
-    return blocked;
+    return p->guard && p->rcs[PF_GUARD] == HB_STORE_OK
+           && hb_guard_value_refuses(cfg, p->values[PF_GUARD], p->lens[PF_GUARD]);
 }
 
 /* Before a request: reserve an attempt of the client address; true when the guard refuses it. */
@@ -241,17 +293,20 @@ static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct
 {
     const struct hb_credentials cred = {login->http_user, login->password, login->client_ip};
     struct hb_guard_ticket ticket;
+    struct prefetch *p = calloc(1, sizeof(*p));   /* 12 KiB: not on the host's stack */
     int64_t age, sent_at;
 
     memset(&ticket, 0, sizeof(ticket));
-
     d->cache = s->cache_ready ? CACHE_MISS : CACHE_OFF;
-    d->guarded = guard_refuses(pamh, cfg, login, s);
+    if (p != NULL)
+        prefetch(pamh, cfg, login, s, p);
+    d->guarded = p != NULL && guard_refuses(cfg, p);
+    age = d->guarded ? -1 : verified_age(pamh, cfg, s, login->password, p);
+    free(p);
     if (d->guarded) {
         d->code = PAM_MAXTRIES;
         return;
     }
-    age = verified_age(pamh, cfg, s, login->password);
     if (hb_cache_is_fresh(cfg, age)) {
         d->cache = CACHE_HIT;
     } else if (s->store != NULL && hb_health_all_resting(cfg, s->store)
@@ -278,7 +333,7 @@ static void decide(pam_handle_t *pamh, const struct hb_config *cfg, const struct
         d->asked = true;
         learn(pamh, cfg, s, login->password, &d->out, sent_at);
         if (is_outage(&d->out) && cfg->cache_stale > 0) {
-            age = verified_age(pamh, cfg, s, login->password);
+            age = verified_age(pamh, cfg, s, login->password, NULL);
             if (hb_cache_is_stale_ok(cfg, age))
                 d->cache = CACHE_STALE;
         }
