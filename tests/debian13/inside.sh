@@ -23,7 +23,7 @@ set -u
 
 SRC=${1:?usage: inside.sh SRC [SUITE...]}
 shift
-E2E_SUITES="t_dovecot.sh t_dovecot_cache.sh t_dovecot_guard.sh t_dovecot_twohost_redis.sh"
+E2E_SUITES="t_dovecot.sh t_dovecot_cache.sh t_dovecot_guard.sh t_dovecot_twohost_redis.sh t_redis_tls.sh"
 [ $# -gt 0 ] && E2E_SUITES="$*"
 PKG=libpam-httpbasic
 REL="Debian $(cat /etc/debian_version)"
@@ -70,7 +70,10 @@ tap() {
     if [ "$rc" != 0 ] && [ "$FAILED" = "$before" ]; then
         N=$((N + 1)); FAILED=$((FAILED + 1))
         echo "not ok $N - [$REL] $name: exited $rc without a failing result"
-        tail -n 20 "$out" | sed 's/^/#   /'
+    fi
+    if [ "$rc" != 0 ] || [ "$FAILED" != "$before" ]; then
+        echo "# --- last lines of $name's output:"
+        grep -Ev '^(ok|not ok) ' "$out" | tail -n 25 | sed 's/^/#   /'
     fi
 }
 

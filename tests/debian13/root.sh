@@ -72,11 +72,16 @@ in_root() {
             for m in sys dev proc; do
                 mountpoint -q "$r/$m" && umount -l "$r/$m"
             done
+            mountpoint -q "$r" && umount -l "$r"
         }
         trap undo EXIT
         trap "exit 130" INT TERM HUP
-        mount -t proc proc "$r/proc" && mount --bind /dev "$r/dev" && mount --bind /sys "$r/sys" ||
-            { echo "debian13/root.sh: cannot mount /proc, /dev, /sys in $r" >&2; exit 1; }
+        # The root bound onto itself: "/" in the chroot is then a mount
+        # point, which "unshare -m --propagation private" inside needs
+        # (tests/e2e/devlog_ns.sh).
+        mount --bind "$r" "$r" && mount -t proc proc "$r/proc" && mount --bind /dev "$r/dev" &&
+            mount --bind /sys "$r/sys" ||
+            { echo "debian13/root.sh: cannot mount $r, /proc, /dev, /sys in $r" >&2; exit 1; }
         env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
             LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive chroot "$r" "$@"
     ' in_root "$root" "$@"
