@@ -23,7 +23,7 @@ set -u
 
 SRC=${1:?usage: inside.sh SRC [SUITE...]}
 shift
-E2E_SUITES="t_dovecot.sh t_dovecot_cache.sh t_dovecot_guard.sh t_dovecot_twohost_redis.sh t_redis_tls.sh"
+E2E_SUITES="t_dovecot.sh t_dovecot_cache.sh t_dovecot_guard.sh t_dovecot_twohost_redis.sh t_redis_tls.sh t_dms16.sh"
 [ $# -gt 0 ] && E2E_SUITES="$*"
 PKG=libpam-httpbasic
 REL="Debian $(cat /etc/debian_version)"

@@ -42,11 +42,14 @@ SUITE=trixie
 # dpkg-buildpackage needs for debian/control, lintian, and the test
 # stack (Debian 13's own Dovecot 2.4.1, slapd, redis-server, Apache for
 # the WebDAV test server, Postfix for SMTP AUTH, python3, curl, pamtester;
-# gcc from build-essential builds tests/bench/pam_bench.c).
+# gcc from build-essential builds tests/bench/pam_bench.c), and what
+# docker-mailserver's image has for its Dovecot configuration to load
+# (postfix-ldap, the sieve/lmtp/pop3/managesieve packages, ssl-cert).
 PACKAGES="build-essential debhelper pkg-config libpam0g-dev libcurl4-openssl-dev
 liblmdb-dev libhiredis-dev libssl-dev lintian
 dovecot-core dovecot-imapd dovecot-ldap slapd ldap-utils redis-server redis-tools
-apache2 apache2-utils openssl ca-certificates python3 curl pamtester postfix procps"
+apache2 apache2-utils openssl ca-certificates python3 curl pamtester postfix procps
+postfix-ldap dovecot-sieve dovecot-lmtpd dovecot-pop3d dovecot-managesieved ssl-cert"
 # The recipe: bump when the way the root is made changes.
 RECIPE="debootstrap --variant=minbase $SUITE; sources $SUITE $SUITE-updates $SUITE-security;
 policy-rc.d 101; apt-get install --no-install-recommends; v1"

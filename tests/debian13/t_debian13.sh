@@ -48,6 +48,15 @@ else
     tar -C "$SRC" --exclude=./_build --exclude=./.git -cf - . | tar -C "$COPY/src" -xf -
 fi
 INNER=/tmp/${COPY##*/}/src
+# docker-mailserver's sources for t_dms16.sh, where t_dms.sh looks for
+# them: shared/docker-mailserver beside the clone.
+for d in "$SRC/../shared/docker-mailserver" /work/shared/docker-mailserver; do
+    if [ -d "$d" ]; then
+        mkdir -p "$COPY/shared/docker-mailserver"
+        cp "$d"/*.tar.gz "$COPY/shared/docker-mailserver/" 2>/dev/null
+        break
+    fi
+done
 
 # A shared lock on the root: root.sh removes an outdated root only when
 # nobody holds it.

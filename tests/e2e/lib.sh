@@ -280,7 +280,9 @@ EOF
 
 # ---------------------------------------------------------------- slapd ---
 # start_slapd: a private slapd (mdb) on ldap://127.0.0.1:$LDAP_PORT with
-# the accounts of tests/e2e/users.ldif (paths templated into $T).
+# the accounts of tests/e2e/users.ldif (paths templated into $T), or of
+# SLAPD_LDIF, with the schema files of SLAPD_SCHEMA (space-separated paths)
+# included too.
 # Sets LDAP_PORT, LDAP_URI, LDAP_BASE, LDAP_BIND_DN, LDAP_BIND_PW.
 start_slapd() {
     local d=$T/ldap
@@ -295,6 +297,7 @@ include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/nis.schema
 include /etc/ldap/schema/inetorgperson.schema
+$(for f in ${SLAPD_SCHEMA:-}; do echo "include $f"; done)
 pidfile $d/slapd.pid
 argsfile $d/slapd.args
 modulepath /usr/lib/ldap
@@ -313,7 +316,7 @@ access to *
     by dn.exact="$LDAP_BIND_DN" read
     by * none
 EOF
-    sed -e "s|@HOMES@|$T/home|g" -e "s|@BINDPW@|$LDAP_BIND_PW|g" "$E2E/users.ldif" >"$d/users.ldif"
+    sed -e "s|@HOMES@|$T/home|g" -e "s|@BINDPW@|$LDAP_BIND_PW|g" "${SLAPD_LDIF:-$E2E/users.ldif}" >"$d/users.ldif"
     slapadd -q -f "$d/slapd.conf" -l "$d/users.ldif" >"$d/slapadd.log" 2>&1 ||
         { cat "$d/slapadd.log" >&2; bail_out "slapadd failed"; }
     local attempt
