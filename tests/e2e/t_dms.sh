@@ -64,7 +64,16 @@ SUITE_START=$(now_ms)
 diag "platform: $(e2e_platform); DMS v$DMS_GEN from $(basename "$DMS_TGZ"); postfix $(postconf -h mail_version)"
 
 make_tmp
-SLAPD_SCHEMA=$E2E/dms/postfix-book.schema SLAPD_LDIF=$E2E/dms/users.ldif start_slapd
+# The accounts: mailStorageDirectory is Dovecot's "mail" userdb field in
+# DMS v15 (2.3: "maildir:/var/mail/..."), "mail_path" in v16 (2.4: a path).
+make_tmp_ldif() {
+    case $DMS_GEN in
+        15) sed 's|@MAILSTORE@|maildir:|' "$E2E/dms/users.ldif" ;;
+        16) sed 's|@MAILSTORE@||' "$E2E/dms/users.ldif" ;;
+    esac
+}
+make_tmp_ldif >"$T/dms-users.ldif"
+SLAPD_SCHEMA=$E2E/dms/postfix-book.schema SLAPD_LDIF=$T/dms-users.ldif start_slapd
 start_webdav
 ALICE_PW='Alice-App-Pass-1'
 BOB_PW='pass word:with:colons'
@@ -134,12 +143,12 @@ esac
 IMAP_PORT=$(free_port 127.0.0.1)
 SUBMIT_PORT=$(free_port 127.0.0.1)
 case $DMS_GEN in
-    15) HEAD=; CLEAR="disable_plaintext_auth = no" ;;
-    16) HEAD=; CLEAR="auth_allow_cleartext = yes" ;;
+    15) CLEAR="disable_plaintext_auth = no" ;;
+    16) CLEAR="auth_allow_cleartext = yes" ;;
 esac
 cat >"$T/dms-test.conf" <<EOF
-# t_dms.sh: DMS's Dovecot configuration, then what a test on a shared host changes.
-!include /etc/dovecot/dovecot.conf
+
+# t_dms.sh (appended to a copy of DMS's dovecot.conf): what a test on a shared host changes.
 base_dir = $T/dms-run
 state_dir = $T/dms-state
 instance_name = dms-e2e-$$
@@ -198,7 +207,8 @@ if [ "$RC" != 0 ]; then
 fi
 wait_port 127.0.0.1 "$IMAP_PORT" 100 || bail_out "Dovecot does not listen on $IMAP_PORT: $(tail -n 5 "$T/dovecot.log")"
 wait_port 127.0.0.1 "$SUBMIT_PORT" 100 || bail_out "Postfix does not listen on $SUBMIT_PORT: $(tail -n 5 "$T/postfix.log" 2>/dev/null)"
-in_ns() { nsenter -t "$(cat "$_DOVECOT_PIDFILE")" -m -- "$@"; }
+# in_ns CMD...: CMD in the namespace (and root directory) of Dovecot's master
+in_ns() { nsenter -t "$(cat "$_DOVECOT_PIDFILE")" -m -r -- "$@"; }
 
 # ------------------------------------------------ what DMS made of it ---
 has "$(cat "$T/dms-start.log")" "Setting up LDAP" "DMS's _setup_ldap ran (its log: 'Setting up LDAP')"
@@ -221,8 +231,11 @@ case $DMS_GEN in
         has "$(sed -n '/^passdb pam {/,/^}/p' <<<"$N")" "  service_name = dovecot-nextcloud" "2.4: ... with the PAM service dovecot-nextcloud"
         like "$N" '^userdb ldap \{$' "2.4: the userdb is DMS's LDAP one (auth-ldap.conf.ext)"
         has "$N" "ldap_uris = $LDAP_URI" "2.4: _setup_ldap wrote ldap_uris (from LDAP_SERVER_HOST)"
-        has "$N" "userdb_ldap_filter = (&(objectClass=PostfixBookMailAccount)(mail=%{user}))" \
-            "2.4: ... and DOVECOT_USERDB_LDAP_FILTER" ;;
+        has "$(cat "$R/etc/dovecot/conf.d/auth-ldap.conf.ext")" \
+            "userdb_ldap_filter = (&(objectClass=PostfixBookMailAccount)(mail=%{user}))" \
+            "2.4: ... and DOVECOT_USERDB_LDAP_FILTER into auth-ldap.conf.ext"
+        has "$N" "filter = (&(objectClass=PostfixBookMailAccount)(mail=%{user}))" \
+            "2.4: doveconf -n shows that filter" ;;
 esac
 R_USER=$(in_ns doveadm -c /etc/dovecot/dms-test.conf user alice@example.org 2>&1)
 like "$R_USER" '^home[[:space:]]+/var/mail/example\.org/alice/home/?$' "doveadm user alice@example.org: home from LDAP (mailHomeDirectory)"

@@ -19,7 +19,7 @@
 #      the DMS_* / LDAP_* / DOVECOT_* / ENABLE_* variables;
 #   2. /tmp/docker-mailserver/user-patches.sh;
 #   3. doveconf -n of the result (R/doveconf-n.txt);
-#   4. Dovecot with /etc/dovecot/dovecot.conf plus OVERRIDES_CONF (ports,
+#   4. Dovecot with /etc/dovecot/dovecot.conf plus OVERRIDES_CONF appended (ports,
 #      base_dir, log file: what a test on a shared host must change);
 #   5. Postfix: bash POSTFIX_SETUP (postconf lines), then "postfix start".
 # Exit 0 when both daemons run; they keep the namespace.
@@ -72,7 +72,9 @@ bash /tmp/docker-mailserver/user-patches.sh || { log "user-patches.sh failed"; e
 doveconf -n >"$R/doveconf-n.txt" 2>&1 || { log "doveconf -n failed"; cat "$R/doveconf-n.txt"; exit 1; }
 
 # 4. Dovecot: the image's config plus the test's overrides.
-cp "$OVERRIDES" /etc/dovecot/dms-test.conf
+# (a copy of dovecot.conf with the overrides appended: Dovecot 2.4 wants
+# dovecot_config_version as the first setting of the file it is given)
+cat /etc/dovecot/dovecot.conf "$OVERRIDES" >/etc/dovecot/dms-test.conf
 dovecot -c /etc/dovecot/dms-test.conf || { log "dovecot did not start"; exit 1; }
 
 # 5. Postfix.
