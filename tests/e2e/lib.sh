@@ -186,7 +186,7 @@ make_tmp() {
 _stop_pidfile() { # PIDFILE NAME: TERM the pid in PIDFILE, wait, KILL if needed
     local pf=$1 pid i
     [ -n "$pf" ] && [ -s "$pf" ] || return 0
-    pid=$(cat "$pf" 2>/dev/null)
+    pid=$(tr -d ' \t\n' <"$pf" 2>/dev/null)    # (Postfix pads its pid with spaces)
     case $pid in ''|*[!0-9]*) return 0 ;; esac
     kill -TERM "$pid" 2>/dev/null || return 0
     for i in $(seq 1 100); do
