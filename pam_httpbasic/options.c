@@ -53,6 +53,10 @@ struct option {
     long min, max;          /* OPT_MS / OPT_NUMBER range */
 };
 
+#ifndef HB_HIREDIS_VERSION
+#define HB_HIREDIS_VERSION "?"   /* set by configure */
+#endif
+
 #define FIELD(f) offsetof(struct hb_config, f)
 
 static const struct option options[] = {
@@ -85,6 +89,9 @@ static const struct option options[] = {
     {"secret_file", OPT_PATH, FIELD(secret_file), 0, 0, 0},
     {"store_auth_file", OPT_PATH, FIELD(store_auth_file), 0, 0, 0},
     {"store_timeout", OPT_MS, FIELD(store_timeout_ms), 0, 10, 10000},
+    {"store_cafile", OPT_PATH, FIELD(store_cafile), 0, 0, 0},
+    {"store_cert", OPT_PATH, FIELD(store_cert), 0, 0, 0},
+    {"store_key", OPT_PATH, FIELD(store_key), 0, 0, 0},
     {"cache_fresh", OPT_NUMBER, FIELD(cache_fresh), 0, 0, 31536000},
     {"cache_stale", OPT_NUMBER, FIELD(cache_stale), 0, 0, 31536000},
     {"cache_per_user", OPT_NUMBER, FIELD(cache_per_user), 0, 1, 64},
@@ -698,14 +705,47 @@ static int check_secret(struct parser *p)
 }
 
 /*
+ * Redis over TLS: rediss:// needs a module built with hiredis_ssl (hiredis
+ * >= 1.0) and store_cafile; store_cafile, store_cert and store_key belong
+ * to rediss:// only, and the client certificate and key go together.
+ */
+static int check_store_tls(struct parser *p)
+{
+    const struct hb_config *cfg = p->cfg;
+    bool tls = strncmp(cfg->store, "rediss://", 9) == 0;
+    static const char *const tls_only[] = {"store_cafile", "store_cert", "store_key"};
+
+    if (!tls) {
+        for (size_t i = 0; i < sizeof(tls_only) / sizeof(tls_only[0]); i++)
+            if (is_set(p, tls_only[i]))
+                return fail_key(p, tls_only[i], "only for a rediss:// store (Redis over TLS)");
+        return 0;
+    }
+#ifndef HAVE_HIREDIS_SSL
+    return fail_key(p, "store", "rediss:// (Redis over TLS) needs hiredis >= 1.0 with hiredis_ssl; this module"
+                " was built with hiredis %s, which has no TLS (use redis:// over a trusted network,"
+                " redis+unix:, or a build against hiredis >= 1.0, e.g. on Debian 13)", HB_HIREDIS_VERSION);
+#else
+    if (cfg->store_cafile == NULL)
+        return fail_key(p, "store_cafile", "required with rediss:// (the CA certificate(s) that signed Redis's"
+                    " certificate, PEM)");
+    if ((cfg->store_cert == NULL) != (cfg->store_key == NULL))
+        return fail_key(p, cfg->store_cert == NULL ? "store_cert" : "store_key",
+                    "store_cert and store_key go together");
+    return 0;
+#endif
+}
+
+/*
  * The store: a known scheme (the backend checks the rest when it opens),
  * a secret with it, and the options that need a store only with one.
  */
 static int check_store(struct parser *p)
 {
     static const char *const needs_store[] = {
-        "secret_file", "store_auth_file", "store_timeout", "cache_fresh", "cache_stale",
-        "cache_per_user", "cache_realm", "guard_failures", "guard_window", "guard_exempt", "guard_ipv6_prefix"};
+        "secret_file", "store_auth_file", "store_timeout", "store_cafile", "store_cert", "store_key",
+        "cache_fresh", "cache_stale", "cache_per_user", "cache_realm", "guard_failures", "guard_window",
+        "guard_exempt", "guard_ipv6_prefix"};
     const char *store = p->cfg->store;
     char bad[80];
 
@@ -716,8 +756,11 @@ static int check_store(struct parser *p)
         return 0;
     }
     if (strncmp(store, "lmdb:/", 6) != 0 && strncmp(store, "redis://", 8) != 0
-        && strncmp(store, "redis+unix:/", 12) != 0)
-        return fail_key(p, "store", "must be lmdb:/DIR, redis://HOST[:PORT][/DB] or redis+unix:/PATH[?db=N]; for one host: store = lmdb:/var/cache/pam_httpbasic");
+        && strncmp(store, "rediss://", 9) != 0 && strncmp(store, "redis+unix:/", 12) != 0)
+        return fail_key(p, "store", "must be lmdb:/DIR, redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB]"
+                        " or redis+unix:/PATH[?db=N]; for one host: store = lmdb:/var/cache/pam_httpbasic");
+    if (check_store_tls(p) != 0)
+        return -1;
     if (p->cfg->secret_file == NULL)
         return fail_near(p, "store", "secret_file", "required with store=; create one (openssl rand -hex 32 > FILE;"
                          " chmod 600 FILE) and add secret_file = FILE");

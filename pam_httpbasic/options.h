@@ -45,10 +45,13 @@ struct hb_config {
     char *user_domain;           /* appended as @domain when absent */
     char *config;                /* path of the config file, if any */
     long max_password_len;       /* default 512 */
-    char *store;                 /* lmdb:DIR, redis://HOST[:PORT][/DB] or redis+unix:PATH[?db=N]; NULL: none */
+    char *store;                 /* lmdb:DIR, redis[s]://HOST[:PORT][/DB] or redis+unix:PATH[?db=N]; NULL: none */
     char *secret_file;           /* key of the keyed hashes; required with store */
     char *store_auth_file;       /* Redis: "PASSWORD" or "USER PASSWORD" */
     long store_timeout_ms;       /* bound of every store call, default 200 */
+    char *store_cafile;          /* rediss://: CA certificate(s), PEM; required there */
+    char *store_cert;            /* rediss://: client certificate (chain), PEM; optional */
+    char *store_key;             /* rediss://: its private key, PEM (a secret file) */
     long cache_fresh;            /* s a verified password is accepted without a request; 0: never */
     long cache_stale;            /* s it is accepted while no server answers; 0: never */
     char *cache_realm;           /* names the cache's records instead of the server list; NULL: the list */

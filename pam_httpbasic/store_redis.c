@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_redis.c - the store in Redis, shared by every host that uses the
- * same Redis (hiredis 0.14, blocking API, no TLS).
+ * same Redis (hiredis 0.14 or later, blocking API; TLS with hiredis_ssl).
  *
  *   redis://HOST[:PORT][/DB]     HOST an IPv4 literal or [IPv6] literal
+ *   rediss://HOST[:PORT][/DB]    the same over TLS (hiredis >= 1.0 with
+ *                                hiredis_ssl; HAVE_HIREDIS_SSL)
  *   redis+unix:/PATH[?db=N]
  *
  * HOST must be an address: hiredis resolves names with a getaddrinfo()
@@ -40,6 +42,18 @@
  * is installed.  The AUTH command is written by this file, from a buffer
  * it wipes, so the password is never left in hiredis' output buffer.
  *
+ * TLS (rediss://): the socket stays non-blocking through the handshake;
+ * hiredis gets the SSL object (redisInitiateSSL, with its blocking flag
+ * cleared for that call, so it only starts the handshake) and this file
+ * finishes the handshake itself, polling within the call's deadline, then
+ * makes the socket blocking for the commands.  Redis's certificate must chain to
+ * store_cafile and name HOST's address (an IP SAN: there is no host name);
+ * TLS 1.2 at least.  store_cert/store_key: an optional client certificate.
+ * The three files are read by this file (close-on-exec, no symlink, owner
+ * and mode checked; the key as a secret file), never by OpenSSL's own
+ * file functions, and loaded from memory; the key's buffer is wiped.
+ * OpenSSL's error queue is left empty.
+ *
  * Fork: close and abandon are the same: redisFree() closes this process's
  * descriptor and frees memory, sending nothing (no QUIT), so a child
  * dropping an inherited connection leaves the parent's intact.
@@ -65,6 +79,14 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#ifdef HAVE_HIREDIS_SSL
+#include <hiredis/hiredis_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "store_redis_tls.h"
+#endif
 
 #include "files.h"
 #include "validate.h"
@@ -88,6 +110,12 @@ struct redis_store {
     char *auth_file;             /* NULL: no AUTH */
     long timeout_ms;
     char where[80];              /* "redis 127.0.0.1:6379/0", for reasons */
+    bool tls;                    /* rediss:// */
+    char host[HB_IP_BUF];        /* the address literal, for the certificate check */
+#ifdef HAVE_HIREDIS_SSL
+    SSL_CTX *ssl_ctx;            /* rediss://: CA, client certificate; NULL otherwise */
+    SSL *ssl;                    /* the connection's, owned by hiredis once handed over */
+#endif
     bool failed;                 /* last connection attempt or call failed */
     struct timespec failed_at;   /* CLOCK_MONOTONIC, when it did */
     char last_error[REASON_LEN];
@@ -246,7 +274,22 @@ static int write_raw(struct call *call, const char *what, const char *buf, size_
     if (arm_timeout(call, what) != 0)
         return -1;
     while (done < len) {
-        ssize_t n = write(call->rs->c->fd, buf + done, len - done);
+        ssize_t n;
+
+#ifdef HAVE_HIREDIS_SSL
+        if (call->rs->ssl != NULL) {   /* rediss://: through the TLS connection */
+            int w;
+
+            ERR_clear_error();
+            w = SSL_write(call->rs->ssl, buf + done, (int) (len - done));
+            ERR_clear_error();
+            if (w <= 0)
+                return fail(call, what, errno == EAGAIN ? "timed out" : "TLS write failed");
+            done += (size_t) w;
+            continue;
+        }
+#endif
+        n = write(call->rs->c->fd, buf + done, len - done);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -343,9 +386,98 @@ static int wait_connected(struct call *call, int fd)
     return error;
 }
 
+#ifdef HAVE_HIREDIS_SSL
+/* The TLS context of a rediss:// store (store_redis_tls.c); -1 with err set. */
+static int tls_setup(struct redis_store *rs, const struct hb_config *cfg, char *err, size_t errlen)
+{
+    char why[HB_ERROR_LEN];
+
+    rs->ssl_ctx = hb_redis_tls_context(cfg, why, sizeof(why));
+    if (rs->ssl_ctx == NULL) {
+        snprintf(err, errlen, "%s: %s", rs->where, why);
+        return -1;
+    }
+    return 0;
+}
+
 /*
- * A blocking socket connected to Redis within the call's deadline, made
+ * TLS on the connected, still non-blocking socket of rs->c, within the
+ * call's deadline; -1 (call failed) otherwise.  hiredis gets the SSL
+ * object first (redisInitiateSSL, with its blocking flag cleared for that
+ * call so that it only starts the handshake and returns), then this
+ * function finishes the handshake itself, polling between the steps, so
+ * that no blocking read can outlast the deadline.  rs->ssl is hiredis's
+ * from then on (freed by redisFree).
+ */
+static int tls_connect(struct call *call)
+{
+    struct redis_store *rs = call->rs;
+    SSL *ssl = SSL_new(rs->ssl_ctx);
+    const char *why = NULL;
+    int started;
+
+    if (ssl == NULL || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), rs->host) != 1) {
+        SSL_free(ssl);
+        ERR_clear_error();
+        return fail(call, "TLS", "cannot set up the TLS connection");
+    }
+    rs->c->flags &= ~REDIS_BLOCK;
+    started = redisInitiateSSL(rs->c, ssl);
+    rs->c->flags |= REDIS_BLOCK;
+    if (started != REDIS_OK) {          /* hiredis did not take it */
+        SSL_free(ssl);
+        ERR_clear_error();
+        return fail(call, "TLS", rs->c->errstr[0] != '\0' ? rs->c->errstr : "handshake failed");
+    }
+    rs->ssl = ssl;
+    while (why == NULL) {
+        struct pollfd pfd = {rs->c->fd, POLLIN, 0};
+        struct timespec now;
+        long left, verify;
+        int rc, e;
+
+        ERR_clear_error();
+        rc = SSL_do_handshake(ssl);
+        if (rc == 1)
+            break;
+        e = SSL_get_error(ssl, rc);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            verify = SSL_get_verify_result(ssl);
+            if (verify != X509_V_OK)
+                why = X509_verify_cert_error_string(verify);
+            else if (e == SSL_ERROR_SYSCALL)
+                why = errno != 0 ? strerror(errno) : "connection closed by the server";
+            else if ((why = ERR_reason_error_string(ERR_peek_last_error())) == NULL)
+                why = "handshake failed";
+            break;
+        }
+        pfd.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left = ms_between(&now, &call->deadline);
+        rc = left > 0 ? poll(&pfd, 1, (int) left) : 0;
+        if (rc == 0)
+            why = "timed out";
+        else if (rc < 0 && errno != EINTR)
+            why = strerror(errno);
+    }
+    if (why != NULL) {
+        char reason[REASON_LEN];
+
+        snprintf(reason, sizeof(reason), "%s", why);   /* before the error queue goes */
+        ERR_clear_error();
+        rs->ssl = NULL;                                 /* redisFree (in fail) frees it */
+        return fail(call, "TLS", reason);
+    }
+    ERR_clear_error();
+    return 0;
+}
+#endif
+
+/*
+ * A socket connected to Redis within the call's deadline, made
  * close-on-exec atomically (SOCK_CLOEXEC); -1 (call failed) otherwise.
+ * Blocking, except for rediss://, whose handshake needs it non-blocking
+ * (tls_connect; set_blocking afterwards).
  */
 static int open_socket(struct call *call)
 {
@@ -357,7 +489,7 @@ static int open_socket(struct call *call)
         return fail(call, "connect", strerror(errno));
     if (connect(fd, (const struct sockaddr *) &rs->addr, rs->addrlen) != 0)
         error = errno == EINPROGRESS ? wait_connected(call, fd) : errno;
-    if (error == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+    if (error == 0 && !rs->tls && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
         error = errno;
     if (error == 0 && rs->addr.ss_family != AF_UNIX)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -368,12 +500,16 @@ static int open_socket(struct call *call)
     return fd;
 }
 
-/* Connect, keepalive (TCP), AUTH, SELECT; -1 failed. */
+/* Connect (TLS for rediss://), keepalive (TCP), AUTH, SELECT; -1 failed. */
 static int connect_store(struct call *call)
 {
     struct redis_store *rs = call->rs;
-    int fd = open_socket(call);
+    int fd;
 
+#ifdef HAVE_HIREDIS_SSL
+    rs->ssl = NULL;
+#endif
+    fd = open_socket(call);
     if (fd < 0)
         return -1;
     rs->c = redisConnectFd(fd);
@@ -381,6 +517,14 @@ static int connect_store(struct call *call)
         close(fd);
         return fail(call, "connect", "out of memory");
     }
+#ifdef HAVE_HIREDIS_SSL
+    if (rs->tls && rs->c->err == 0) {
+        if (tls_connect(call) != 0)
+            return -1;
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+            return fail(call, "connect", strerror(errno));
+    }
+#endif
     if (rs->c->err != 0)
         return fail(call, "connect", rs->c->errstr);
     if (rs->addr.ss_family != AF_UNIX && redisEnableKeepAlive(rs->c) != REDIS_OK)
@@ -720,8 +864,9 @@ static int parse_tcp(struct redis_store *rs, const char *s)
         in->sin_port = htons((uint16_t) port);
     if (*s == '/' && (s = parse_number(s + 1, DB_MAX, &rs->db)) == NULL)
         return -1;
-    snprintf(rs->where, sizeof(rs->where), rs->addr.ss_family == AF_INET6 ? "redis [%s]:%ld/%ld" : "redis %s:%ld/%ld",
-             host, port, rs->db);
+    snprintf(rs->where, sizeof(rs->where), rs->addr.ss_family == AF_INET6 ? "%s [%s]:%ld/%ld" : "%s %s:%ld/%ld",
+             rs->tls ? "rediss" : "redis", host, port, rs->db);
+    memcpy(rs->host, host, sizeof(rs->host));
     return *s == '\0' ? 0 : -1;
 }
 
@@ -753,6 +898,17 @@ static int parse_name(struct redis_store *rs, const char *name, char *err, size_
         if (rc != 0)
             snprintf(err, errlen, "store: expected redis://ADDRESS[:PORT][/DB] with ADDRESS an IPv4"
                      " or [IPv6] literal (names are not resolved: no timeout bounds a lookup)");
+    } else if (strncmp(name, "rediss://", 9) == 0) {
+#ifdef HAVE_HIREDIS_SSL
+        rs->tls = true;
+        rc = parse_tcp(rs, name + 9);
+        if (rc != 0)
+            snprintf(err, errlen, "store: expected rediss://ADDRESS[:PORT][/DB] with ADDRESS an IPv4"
+                     " or [IPv6] literal (names are not resolved: no timeout bounds a lookup)");
+#else
+        snprintf(err, errlen, "store: rediss:// (Redis over TLS) needs hiredis >= 1.0 with hiredis_ssl;"
+                 " this module was built without it");
+#endif
     } else if (strncmp(name, "redis+unix:", 11) == 0) {
         rc = parse_unix(rs, name + 11);
         if (rc != 0)
@@ -770,6 +926,9 @@ static void redis_free(void *backend)
 
     if (rs->c != NULL)
         redisFree(rs->c);
+#ifdef HAVE_HIREDIS_SSL
+    SSL_CTX_free(rs->ssl_ctx);
+#endif
     free(rs->auth_file);
     free(rs);
 }
@@ -795,6 +954,11 @@ static void *redis_open(const struct hb_config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "out of memory");
         redis_free(rs);
         rs = NULL;
+#ifdef HAVE_HIREDIS_SSL
+    } else if (rs->tls && tls_setup(rs, cfg, err, errlen) != 0) {
+        redis_free(rs);      /* a file of store_cafile, store_cert, store_key is unusable */
+        rs = NULL;
+#endif
     } else {
         rs->timeout_ms = cfg->store_timeout_ms;
         call_begin(&call, rs, err, errlen);

@@ -30,6 +30,10 @@ FAULT_PY=$top_srcdir/tests/server/fault_server.py
 PYTHON=${PYTHON:-python3}
 
 # The Dovecot binaries under test: a private prefix, or Debian's.
+# DOVECOT_PREFIX=/usr selects Debian's packaged binaries explicitly (e.g.
+# Debian 13's dovecot-core 2.4.1 inside tests/debian13: DOVECOT_VERSION=2.4
+# DOVECOT_PREFIX=/usr); any other prefix is a private build
+# (tests/e2e/dovecot24.sh).
 : "${DOVECOT_VERSION:=2.3}"
 if [ -n "${DOVECOT_PREFIX:-}" ]; then
     DOVECOT=$DOVECOT_PREFIX/sbin/dovecot
@@ -40,6 +44,29 @@ else
     DOVEADM=doveadm
     DOVECONF=doveconf
 fi
+
+# dovecot_packaged: true when the Dovecot under test is Debian's package
+# (its binary belongs to dovecot-core), not a private build
+dovecot_packaged() {
+    local bin
+    bin=$(command -v "$DOVECOT" 2>/dev/null) || return 1
+    dpkg -S "$(readlink -f "$bin")" 2>/dev/null | grep -q '^dovecot-core:' ||
+        dpkg -S "$bin" 2>/dev/null | grep -q '^dovecot-core:'
+}
+
+# e2e_platform: one line naming the system and the Dovecot under test, e.g.
+# "Debian 13.8 (trixie), Dovecot 2.4.1 (Debian package dovecot-core 1:2.4.1+dfsg1-6+deb13u7)"
+e2e_platform() {
+    local os dv origin
+    os="$(. /etc/os-release 2>/dev/null && echo "${NAME%% *} $(cat /etc/debian_version 2>/dev/null || echo "$VERSION_ID") (${VERSION_CODENAME:-?})")"
+    dv=$("$DOVECOT" --version 2>/dev/null | cut -d' ' -f1)
+    if dovecot_packaged; then
+        origin="Debian package dovecot-core $(dpkg-query -W -f='${Version}' dovecot-core 2>/dev/null)"
+    else
+        origin="build in ${DOVECOT_PREFIX:-PATH}"
+    fi
+    echo "$os, Dovecot ${dv:-?} ($origin)"
+}
 
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy no_proxy NO_PROXY
 
@@ -159,7 +186,7 @@ make_tmp() {
 _stop_pidfile() { # PIDFILE NAME: TERM the pid in PIDFILE, wait, KILL if needed
     local pf=$1 pid i
     [ -n "$pf" ] && [ -s "$pf" ] || return 0
-    pid=$(cat "$pf" 2>/dev/null)
+    pid=$(tr -d ' \t\n' <"$pf" 2>/dev/null)    # (Postfix pads its pid with spaces)
     case $pid in ''|*[!0-9]*) return 0 ;; esac
     kill -TERM "$pid" 2>/dev/null || return 0
     for i in $(seq 1 100); do
@@ -253,7 +280,9 @@ EOF
 
 # ---------------------------------------------------------------- slapd ---
 # start_slapd: a private slapd (mdb) on ldap://127.0.0.1:$LDAP_PORT with
-# the accounts of tests/e2e/users.ldif (paths templated into $T).
+# the accounts of tests/e2e/users.ldif (paths templated into $T), or of
+# SLAPD_LDIF, with the schema files of SLAPD_SCHEMA (space-separated paths)
+# included too.
 # Sets LDAP_PORT, LDAP_URI, LDAP_BASE, LDAP_BIND_DN, LDAP_BIND_PW.
 start_slapd() {
     local d=$T/ldap
@@ -268,6 +297,7 @@ include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/nis.schema
 include /etc/ldap/schema/inetorgperson.schema
+$(for f in ${SLAPD_SCHEMA:-}; do echo "include $f"; done)
 pidfile $d/slapd.pid
 argsfile $d/slapd.args
 modulepath /usr/lib/ldap
@@ -286,7 +316,7 @@ access to *
     by dn.exact="$LDAP_BIND_DN" read
     by * none
 EOF
-    sed -e "s|@HOMES@|$T/home|g" -e "s|@BINDPW@|$LDAP_BIND_PW|g" "$E2E/users.ldif" >"$d/users.ldif"
+    sed -e "s|@HOMES@|$T/home|g" -e "s|@BINDPW@|$LDAP_BIND_PW|g" "${SLAPD_LDIF:-$E2E/users.ldif}" >"$d/users.ldif"
     slapadd -q -f "$d/slapd.conf" -l "$d/users.ldif" >"$d/slapadd.log" 2>&1 ||
         { cat "$d/slapadd.log" >&2; bail_out "slapadd failed"; }
     local attempt

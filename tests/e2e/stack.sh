@@ -30,9 +30,11 @@ stack_prereqs() {
         command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] ||
             skip_all "$cmd not installed (dovecot-imapd, dovecot-ldap, slapd, apache2, curl)"
     done
-    # 2.3: Debian's dovecot-ldap; the 2.4 build has userdb ldap built in.
-    [ "$DOVECOT_VERSION" = 2.4 ] || [ -f /usr/lib/dovecot/modules/auth/libauthdb_ldap.so ] ||
-        skip_all "dovecot-ldap not installed"
+    # Debian's packages (2.3, or 2.4 on Debian 13) need dovecot-ldap; the
+    # private 2.4 build has userdb ldap built in.
+    if [ "$DOVECOT_VERSION" = 2.3 ] || dovecot_packaged; then
+        [ -f /usr/lib/dovecot/modules/auth/libauthdb_ldap.so ] || skip_all "dovecot-ldap not installed"
+    fi
     [ -f /usr/lib/ldap/back_mdb.so ] || skip_all "slapd's back_mdb not found"
     "$PYTHON" -c 'import imaplib' 2>/dev/null || skip_all "python3 not usable"
     [ -f "$MODULE" ] || bail_out "module not built: $MODULE"
@@ -201,6 +203,7 @@ EOF
         start_dovecot "$D/dovecot.conf" "$D/dovecot.log" "$D/run" "$IMAP_PORT"
     fi
     diag "slapd $LDAP_URI, WebDAV $WD_URL, Dovecot imap://$IMAP_PORT on $LISTEN, PAM service $PAM_SERVICE"
+    diag "platform: $(e2e_platform)"
 }
 
 # --------------------------------------------------------------- helpers ---

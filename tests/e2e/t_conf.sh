@@ -37,7 +37,7 @@ n=0
 while IFS= read -r f; do
     case $f in
         */dovecot-ldap*.conf.ext) continue ;;
-        */dovecot-2.4/*) continue ;;
+        */dovecot-2.4/*|*/docker-mailserver/v16/*) continue ;;
     esac
     n=$((n + 1))
     doveconf_ok "$f" "doveconf -n -c ${f#"$top_srcdir"/}"
@@ -135,7 +135,7 @@ while IFS= read -r f; do
     is "$(grep -v '^[[:space:]]*#' "$f" | grep -nE '%[a-zA-Z]([^{]|$)')" "" "$name: only %{name} variables (2.4 dropped %u, %n ...)"
     bad=$(grep -vE '^[[:space:]]*(#.*)?$|^[[:space:]]*[a-z_]+[[:space:]]*=[[:space:]]*.+$|^[[:space:]]*[a-z_]+([[:space:]]+[a-z0-9_-]+)?[[:space:]]*\{$|^[[:space:]]*\}$' "$f")
     is "$bad" "" "$name: only 'key = value', 'name [filter] {' and '}' lines"
-done < <(find "$C/dovecot-2.4" -type f -name '*.conf*' | sort)
+done < <(find "$C/dovecot-2.4" "$C/docker-mailserver/v16" -type f \( -name '*.conf*' -o -name '*.cf' \) | sort)
 
 # What the 2.4 parser makes of auth-nextcloud.conf.ext (doveconf -n prints
 # the canonical names: "filter", not "ldap_filter").
@@ -176,5 +176,18 @@ for src in $(sed -n 's|.*"\$src/\([^"]*\)".*|\1|p' "$C/docker-mailserver/user-pa
         *) fail "docker-mailserver: user-patches.sh installs an unknown file $src" ;;
     esac
 done
+# v16 (Dovecot 2.4): the same for its user-patches.sh
+bash -n "$C/docker-mailserver/v16/user-patches.sh"
+is "$?" 0 "docker-mailserver v16 user-patches.sh: bash syntax"
+for src in $(sed -n 's|.*"\$src/\([^"]*\)".*|\1|p' "$C/docker-mailserver/v16/user-patches.sh"); do
+    case $src in
+        passdb-pam.conf.ext) ok "[ -f '$C/docker-mailserver/v16/nextcloud/$src' ]" "docker-mailserver v16: nextcloud/$src is shipped" ;;
+        dovecot-nextcloud) ok "[ -f '$C/pam.d/$src' ]" "docker-mailserver v16: $src comes from conf/pam.d" ;;
+        pam_httpbasic.conf) ok "[ -f '$C/$src' ]" "docker-mailserver v16: $src comes from conf/" ;;
+        *) fail "docker-mailserver v16: user-patches.sh installs an unknown file $src" ;;
+    esac
+done
+cmp -s <(grep '^#auth_cache_' "$C/docker-mailserver/dovecot.cf") <(grep '^#auth_cache_' "$C/docker-mailserver/v16/dovecot.cf")
+is "$?" 0 "docker-mailserver v15 and v16 dovecot.cf recommend the same cache settings"
 
 done_testing

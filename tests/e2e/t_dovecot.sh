@@ -331,6 +331,35 @@ is "$OK" True "4e. bob logs in (his password is the last one cached)"
 login --user alice --password "$BOB_PW"
 is "$RESP" "$FAILED" "4e. alice with bob's password is refused: a cache entry belongs to one user"
 
+# f) 2.4 only: the same without the "fields" block, i.e. Dovecot's own cache
+#    key for passdb pam.  Upstream 2.4.1 keys it on "%u/SERVICE", which holds
+#    no variable in 2.4: every user shares one entry and alice logs in with
+#    bob's password (CVE-2025-30189, fixed upstream in 2.4.2 and in Debian
+#    13's package since 1:2.4.1+dfsg1-6+deb13u1).  This is what the pristine
+#    2.4.1 run proves and the package run cannot: the block is needed on an
+#    unpatched build; the package run proves Debian's fix (refused either
+#    way).  Expected per build: a private build of 2.4.1 has the flaw.
+if [ "$DOVECOT_VERSION" = 2.4 ]; then
+    A=$D/conf.d/auth-nextcloud.conf.ext
+    cp -p "$A" "$A.shipped"
+    sed -i '/^passdb pam {/,/^}/{/^  fields {/,/^  }/d}' "$A"
+    unlike "$(sed -n '/^passdb pam {/,/^}/p' "$A")" 'user = %\{user\}' "4f. passdb pam without its fields block (Dovecot's own cache key)"
+    ok "reload_dovecot" "4f. Dovecot reloaded (empty auth cache)"
+    wait_port 127.0.0.1 "$IMAP_PORT" 50
+    login --user bob --password "$BOB_PW"
+    is "$OK" True "4f. bob logs in (his password is now cached)"
+    login --user alice --password "$BOB_PW"
+    V_FULL=$("$DOVECOT" --version 2>&1)
+    if ! dovecot_packaged && [ "${V_FULL%% *}" = 2.4.1 ]; then
+        is "$OK" True "4f. unpatched 2.4.1 ($V_FULL): alice with bob's password is ACCEPTED from the cache (CVE-2025-30189; the fields block is the workaround)"
+    else
+        is "$RESP" "$FAILED" "4f. $(dovecot_packaged && echo "Debian's package $(dpkg-query -W -f='${Version}' dovecot-core)" || echo "$V_FULL"): alice with bob's password is refused even without the block (CVE-2025-30189 fixed)"
+    fi
+    # (the run ends here: no reload back to the shipped file, which would
+    # race with the stop below)
+    mv -f "$A.shipped" "$A"
+fi
+
 # ------------------------------------------------------------- summary ---
 if [ -n "${E2E_HOLD:-}" ]; then   # debugging: keep everything up a while
     diag "holding $E2E_HOLD s: $T, imap port $IMAP_PORT, config $D/dovecot.conf"

@@ -242,6 +242,17 @@ static void test_argument_errors(void **state)
         {{URL, "cache_fresh=60"}, "cache_fresh: needs store="},
         {{URL, "store=sqlite:/x"}, "store: must be lmdb:/DIR"},
         {{URL, "store=lmdb:/var/cache/x"}, "secret_file: required with store="},
+        /* Redis over TLS: only with hiredis_ssl (hiredis >= 1.0); Debian 12's 0.14 has none */
+#ifdef HAVE_HIREDIS_SSL
+        {{URL, "store=rediss://127.0.0.1", "secret_file=/s"}, "store_cafile: required with rediss://"},
+#else
+        {{URL, "store=rediss://127.0.0.1", "secret_file=/s"},
+         "store: rediss:// (Redis over TLS) needs hiredis >= 1.0 with hiredis_ssl; this module was built with hiredis "},
+#endif
+        {{URL, "store=redis://127.0.0.1", "secret_file=/s", "store_cafile=/ca.pem"},
+         "store_cafile: only for a rediss:// store"},
+        {{URL, "store=lmdb:/tmp", "secret_file=/s", "store_key=/k"}, "store_key: only for a rediss:// store"},
+        {{URL, "store_cert=/c"}, "store_cert: needs store="},
         {{URL, "store=lmdb:/tmp", "secret_file=/s", "guard_exempt=10.0.0.1, 10.0.0.0/40"},
          "guard_exempt: '10.0.0.0/40' is not an address or network"},
         {{URL, "store=lmdb:/tmp", "secret_file=/s", "guard_exempt=webmail.example"},
