@@ -15,7 +15,7 @@
 #   FUZZ_CC         compiler, default clang-14 (or clang)
 #   FUZZ_LAX_URL=1  fuzz_config: skip the textual "url starts with https://" check
 #
-# The targets compile pam_httpbasic/{options,validate,check,answer}.c directly with
+# The targets compile pam_httpbasic/{options,validate,check,answer}.c (and what they link) directly with
 # -fsanitize=fuzzer,address,undefined; no configure run is needed.  Each runs
 # on a copy of its seed corpus in a temp directory, so the repo is not
 # modified; crash inputs are kept in FUZZ_BUILD_DIR/artifacts/TARGET/.
@@ -93,7 +93,7 @@ for t in "${targets[@]}"; do
     # shellcheck disable=SC2086  # curl flags are word lists
     if ! "$cc" "${cflags[@]}" $curl_cflags -o "$build/$t" "$here/$t.c" \
             "$src/options.c" "$src/files.c" "$src/validate.c" "$src/check.c" "$src/answer.c" "$src/health.c" \
-            "$src/store.c" "$src/store_lmdb.c" "$src/store_redis.c" $curl_libs >"$build/$t.build.log" 2>&1; then
+            "$src/store.c" "$src/store_lmdb.c" "$src/store_lmdb_dir.c" "$src/store_redis.c" $curl_libs >"$build/$t.build.log" 2>&1; then
         sed 's/^/# /' "$build/$t.build.log"
         echo "not ok $n - $t: build failed"
         failed=$((failed + 1))
