@@ -216,6 +216,8 @@ redis_each_key() {
 }
 
 # start_fault MODE [tls]: a fault server; FAULT_PORT, FAULT_LOG, FAULT_PID.
+# FAULT_ARGS (array): more options for it, e.g. (--account alice@example.org=alice).
+FAULT_ARGS=()
 # FAULT_BIND_PORT=N binds port N (e.g. the port of a server it replaces).
 _FAULT_N=0
 start_fault() {
@@ -229,7 +231,8 @@ start_fault() {
         tls=(--tls "$WD/server.pem" "$WD/server.key")
     fi
     python3 "$FAULT_PY" --mode "$mode" --port-file "$dir/port" --pid-file "$dir/pid" \
-        --log "$dir/requests.log" --lifetime 900 --port "${FAULT_BIND_PORT:-0}" "${tls[@]}" >"$dir/out" 2>&1 &
+        --log "$dir/requests.log" --lifetime 900 --port "${FAULT_BIND_PORT:-0}" "${tls[@]}" \
+        "${FAULT_ARGS[@]}" >"$dir/out" 2>&1 &
     _FAULT_PIDS+=($!)
     FAULT_PID=$!
     for i in $(seq 1 100); do

@@ -69,6 +69,28 @@ for MODE in nc-disabled nc-disabled-de nc-disabled-fr nc-disabled-old nc-login-c
     is "$AUTH" PAM_SUCCESS "$MODE, then server stopped: bob is let in (stale)"
 done
 
+# ------------------- one account under several login names (issue 15) ---
+# Nextcloud names the account (current-user-principal) in its 207: alice
+# logs in as "alice" and as "alice@example.org".  A refusal of the account
+# under the e-mail name must stop the uid from the cache too.
+FAULT_ARGS=(--account alice@example.org=alice)
+nc_service alias
+nc_mode ok
+run_driver --password phone-pass alias alice
+run_driver --password phone-pass alias alice@example.org
+run_driver --password bob-pass alias bob
+is "$AUTH" PAM_SUCCESS "aliases: alice (uid and e-mail) and bob verified; the 207 names the account"
+nc_mode nc-disabled-de
+run_driver --password phone-pass alias alice@example.org
+is "$AUTH" PAM_PERM_DENIED "aliases: the account refused under the e-mail name (German 503)"
+nc_mode nc-maintenance
+run_driver --password phone-pass alias alice
+is "$AUTH" PAM_AUTHINFO_UNAVAIL "aliases, then maintenance: the uid is refused too (its verifier counts no more)"
+unlike "$(module_log)" 'stale' "aliases: the uid is not answered from the stale window"
+run_driver --password bob-pass alias bob
+is "$AUTH" PAM_SUCCESS "aliases, then maintenance: bob is let in from the stale window (the outage path works)"
+FAULT_ARGS=()
+
 # ------------------------------ maintenance and unknown 503s are outages ---
 for MODE in nc-maintenance nc-503-html; do
     nc_service "outage-$MODE"
