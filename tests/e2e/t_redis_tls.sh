@@ -137,7 +137,9 @@ stats() { "$CTL" cache stats "${BASE[@]}" "$@" 2>&1; }
 
 # ------------------------------------------------------------ it works ---
 OUT=$("$CTL" check "${BASE[@]}" "${TLS[@]}" 2>&1)
-is "$?" 0 "pam_httpbasic-ctl check accepts store=rediss://127.0.0.1:PORT with store_cafile"
+is "$?" 2 "pam_httpbasic-ctl check accepts store=rediss://127.0.0.1:PORT with store_cafile (exit 2: warnings only)"
+like "$OUT" "store: rediss://127\.0\.0\.1:$PORT_tls.* answered" "... it opened the store over TLS (AUTH, SELECT, a round trip)"
+like "$OUT" "0 errors, 1 warning" "... and its one warning is this test's short timeout (timeout=3000)"
 OUT=$("$CTL" check "${BASE[@]}" "store=rediss://127.0.0.1:$PORT_tls" 2>&1)
 like "$OUT" "store_cafile: required with rediss://" "... and requires store_cafile with it"
 OUT=$("$CTL" check "${BASE[@]}" "store=redis://127.0.0.1:$PORT_tls" "store_cafile=$P/ca.pem" 2>&1)
