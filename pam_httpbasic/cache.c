@@ -262,7 +262,8 @@ int hb_cache_remember(const struct hb_cache *cache, struct hb_store *store, cons
 {
     uint8_t akey[HB_CACHE_KEY_LEN];
     struct entry added;
-    struct change c = {cache, cache->key, password, &added, sent_at, now, NULL, NULL, NULL, false, 0, false};
+    struct change c = {.cache = cache, .key = cache->key, .password = password, .added = &added,
+                       .sent_at = sent_at, .now = now};
     bool has_account = account != NULL && account[0] != '\0';
     int rc = HB_STORE_OK;
 
@@ -272,8 +273,8 @@ int hb_cache_remember(const struct hb_cache *cache, struct hb_store *store, cons
         rc = HB_STORE_ERROR;
     }
     if (rc == HB_STORE_OK && has_account) {
-        struct change link = {cache, akey, password, NULL, sent_at, now, NULL, cache->key + 1 + HB_CACHE_TAG_LEN,
-                              NULL, false, 0, false};
+        struct change link = {.cache = cache, .key = akey, .password = password, .sent_at = sent_at,
+                              .now = now, .link = cache->key + 1 + HB_CACHE_TAG_LEN};
 
         rc = hb_store_update(store, akey, sizeof(akey), link_fn, &link, err, errlen);
         c.refused = link.refused;
@@ -329,7 +330,8 @@ int hb_cache_revoke(const struct hb_cache *cache, struct hb_store *store, const 
 {
     uint8_t linked[HB_CACHE_MAC_LEN], akey[HB_CACHE_KEY_LEN];
     struct entry refusal;
-    struct change c = {cache, cache->key, password, &refusal, now, now, NULL, NULL, linked, false, 0, false};
+    struct change c = {.cache = cache, .key = cache->key, .password = password, .added = &refusal,
+                       .sent_at = now, .now = now, .linked = linked};
     int rc = HB_STORE_ERROR;
 
     if (cr_new_entry(cache, password, now, &refusal) != 0)
@@ -337,7 +339,8 @@ int hb_cache_revoke(const struct hb_cache *cache, struct hb_store *store, const 
     else
         rc = hb_store_update(store, cache->key, sizeof(cache->key), revoke_fn, &c, err, errlen);
     if (rc == HB_STORE_OK && c.refused) {
-        struct change a = {cache, akey, password, &refusal, now, now, NULL, NULL, NULL, false, 0, false};
+        struct change a = {.cache = cache, .key = akey, .password = password, .added = &refusal,
+                           .sent_at = now, .now = now};
 
         cr_account_key(cache, linked, akey);
         rc = hb_store_update(store, akey, sizeof(akey), account_refuse_fn, &a, err, errlen);
@@ -388,7 +391,7 @@ static enum hb_store_action floor_fn(const uint8_t *old, size_t oldlen, uint8_t 
 static int floor_account(const struct hb_cache *cache, struct hb_store *store, const uint8_t *key, int64_t now,
                          bool *found, size_t *names, char *err, size_t errlen)
 {
-    struct change c = {cache, key, NULL, NULL, now, now, NULL, NULL, NULL, false, 0, false};
+    struct change c = {.cache = cache, .key = key, .sent_at = now, .now = now};
     int rc = hb_store_update(store, key, HB_CACHE_KEY_LEN, floor_fn, &c, err, errlen);
 
     *found = c.found;
@@ -450,7 +453,7 @@ static int disable(const struct hb_cache *cache, struct hb_store *store, const c
                    struct hb_cache_forgotten *what, char *err, size_t errlen)
 {
     uint8_t linked[HB_CACHE_MAC_LEN] = {0}, key[HB_CACHE_KEY_LEN];
-    struct change c = {cache, cache->key, NULL, NULL, now, now, NULL, NULL, linked, false, 0, false};
+    struct change c = {.cache = cache, .key = cache->key, .sent_at = now, .now = now, .linked = linked};
     int rc = hb_store_update(store, cache->key, sizeof(cache->key), disable_fn, &c, err, errlen);
 
     memset(what, 0, sizeof(*what));

@@ -199,21 +199,6 @@ bool hb_guard_value_refuses(const struct hb_config *cfg, const uint8_t *value, s
            && window_open(&r, wall_ms(), cfg->guard_window);
 }
 
-bool hb_guard_blocked(const struct hb_config *cfg, struct hb_store *store, const char *ip,
-                      char *err, size_t errlen)
-{
-    uint8_t key[KEY_LEN], value[HB_STORE_VALUE_MAX];
-    size_t len = 0;
-    int rc = HB_STORE_ERROR;
-
-    err[0] = '\0';
-    if (guard_key(cfg, ip, key, err, errlen) == 0)
-        rc = hb_store_get(store, key, sizeof(key), value, &len, err, errlen);
-    if (rc == HB_STORE_NOT_FOUND)
-        err[0] = '\0';
-    return rc == HB_STORE_OK && hb_guard_value_refuses(cfg, value, len);
-}
-
 enum hb_guard_result hb_guard_reserve(const struct hb_config *cfg, struct hb_store *store, const char *ip,
                                       struct hb_guard_ticket *ticket, char *err, size_t errlen)
 {

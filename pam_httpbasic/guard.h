@@ -65,15 +65,6 @@ int hb_guard_key(const struct hb_config *cfg, const char *ip, uint8_t key[HB_GUA
 bool hb_guard_value_refuses(const struct hb_config *cfg, const uint8_t *value, size_t len);
 
 /*
- * True when ip must be refused now (a read, reserving nothing: for a
- * login the cache answers without a request).  False when it may go on,
- * and false with a reason in err (non-empty) when the store or the secret
- * failed.
- */
-bool hb_guard_blocked(const struct hb_config *cfg, struct hb_store *store, const char *ip,
-                      char *err, size_t errlen);
-
-/*
  * Before a request: reserve one attempt for ip (see above).  ticket is
  * always initialised; hb_guard_settle it after the answer.
  */
