@@ -59,6 +59,8 @@ static enum hb_store_action put_user(const struct hb_cache *cache, const uint8_t
 int hb_cache_init(struct hb_cache *cache, const struct hb_config *cfg, const char *http_user,
                   char *err, size_t errlen)
 {
+    unsigned char secret[HB_SECRET_MAX];
+    size_t secret_len = 0;
     bool configured, read;
     int rc = -1;
 
@@ -66,21 +68,24 @@ int hb_cache_init(struct hb_cache *cache, const struct hb_config *cfg, const cha
     cache->cfg = cfg;
     cache->name = http_user;
     configured = cfg->store != NULL && cfg->secret_file != NULL;
-    read = configured && hb_read_secret(cfg->secret_file, cache->secret, &cache->secret_len, err, errlen) == 0;
+    read = configured && hb_read_secret(cfg->secret_file, secret, &secret_len, err, errlen) == 0;
     if (!configured)
         snprintf(err, errlen, "no store= and secret_file= configured");
-    else if (read && cache->secret_len < HB_SECRET_MIN)
+    else if (read && secret_len < HB_SECRET_MIN)
         snprintf(err, errlen, "%s holds fewer than %d bytes", cfg->secret_file, HB_SECRET_MIN);
-    else if (read && (cr_derive_scope(cache) != 0 || cr_make_key(cache, 'u', http_user, cache->key) != 0
+    else if (read && (hb_mac_key(&cache->mac, secret, secret_len) != 0 || cr_derive_scope(cache) != 0
+                      || cr_make_key(cache, 'u', http_user, cache->key) != 0
                       || cr_make_key(cache, 'a', http_user, cache->name_account) != 0))
         snprintf(err, errlen, "cannot compute an HMAC (OpenSSL)");
     else if (read)
         rc = 0;
+    OPENSSL_cleanse(secret, sizeof(secret));
     return rc;
 }
 
 void hb_cache_wipe(struct hb_cache *cache)
 {
+    hb_mac_free(&cache->mac);
     OPENSSL_cleanse(cache, sizeof(*cache));
 }
 

@@ -71,6 +71,7 @@
 #include <stdint.h>
 
 #include "files.h"
+#include "mac.h"
 #include "options.h"
 
 struct hb_store;
@@ -88,8 +89,7 @@ struct hb_store;
 struct hb_cache {
     const struct hb_config *cfg;
     const char *name;            /* the login name (not owned) */
-    unsigned char secret[HB_SECRET_MAX];
-    size_t secret_len;
+    struct hb_mac mac;           /* HMAC-SHA-256 keyed with secret_file */
     uint8_t scope[HB_CACHE_MAC_LEN];
     uint8_t key[HB_CACHE_KEY_LEN];
     uint8_t name_account[HB_CACHE_KEY_LEN];   /* the account key of the login name taken as a uid */

@@ -8,51 +8,24 @@
  * key, has been checked: a record that fails counts as absent.
  */
 #include "cache_record.h"
+#include "mac.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 
-/* One piece of a MAC input. */
-struct part {
-    const void *data;
-    size_t len;
-};
-
-/* HMAC-SHA-256(secret, parts...) into out; 0 on success. */
-static int hmac_parts(const unsigned char *secret, size_t secret_len, const struct part *parts,
-                      size_t n, uint8_t out[HB_CACHE_MAC_LEN])
+/* HMAC-SHA-256(secret, parts...) into out under the login's keyed MAC; 0 on success. */
+static int mac_of(const struct hb_cache *cache, const struct hb_mac_part *parts, size_t n, uint8_t out[HB_CACHE_MAC_LEN])
 {
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                           OSSL_PARAM_construct_end()};
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
-    size_t outlen = 0;
-    int ok = ctx != NULL && EVP_MAC_init(ctx, secret, secret_len, params);
-
-    for (size_t i = 0; ok && i < n; i++)
-        ok = EVP_MAC_update(ctx, parts[i].data, parts[i].len);
-    ok = ok && EVP_MAC_final(ctx, out, &outlen, HB_CACHE_MAC_LEN) && outlen == HB_CACHE_MAC_LEN;
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
-    return ok ? 0 : -1;
-}
-
-static int mac_of(const struct hb_cache *cache, const struct part *parts, size_t n, uint8_t out[HB_CACHE_MAC_LEN])
-{
-    return hmac_parts(cache->secret, cache->secret_len, parts, n, out);
+    return hb_mac_compute(&cache->mac, parts, n, out);
 }
 
 /* A text with its terminating NUL, as a MAC part (so that no two lists run together). */
-static struct part text(const char *s)
+static struct hb_mac_part text(const char *s)
 {
-    return (struct part) {s != NULL ? s : "", s != NULL ? strlen(s) + 1 : 1};
+    return (struct hb_mac_part) {s != NULL ? s : "", s != NULL ? strlen(s) + 1 : 1};
 }
 
 /* The scope: HMAC(secret, label, realm, verdict settings); 0 on success. */
@@ -60,7 +33,7 @@ int cr_derive_scope(struct hb_cache *cache)
 {
     const struct hb_config *cfg = cache->cfg;
     char statuses[2][HB_MAX_STATUS * 8 + 1] = {"", ""};
-    struct part parts[16 + HB_MAX_SERVERS];
+    struct hb_mac_part parts[16 + HB_MAX_SERVERS];
     size_t n = 0;
 
     for (size_t i = 0; i < cfg->ok_status_count; i++)
@@ -91,7 +64,7 @@ int cr_derive_scope(struct hb_cache *cache)
 /* The key of kind 'u' (login name) or 'a' (account) for name; 0 on success. */
 int cr_make_key(const struct hb_cache *cache, char kind, const char *name, uint8_t key[HB_CACHE_KEY_LEN])
 {
-    const struct part parts[] = {text(kind == 'u' ? LABEL_USER : LABEL_ACCOUNT),
+    const struct hb_mac_part parts[] = {text(kind == 'u' ? LABEL_USER : LABEL_ACCOUNT),
                                  {cache->scope, sizeof(cache->scope)}, {name, strlen(name)}};
 
     key[0] = (uint8_t) kind;
@@ -111,7 +84,7 @@ void cr_account_key(const struct hb_cache *cache, const uint8_t id[HB_CACHE_MAC_
 static int record_mac(const struct hb_cache *cache, const uint8_t *key, const uint8_t *body, size_t len,
                       uint8_t out[HB_CACHE_MAC_LEN])
 {
-    const struct part parts[] = {text(LABEL_RECORD), {key, HB_CACHE_KEY_LEN}, {body, len}};
+    const struct hb_mac_part parts[] = {text(LABEL_RECORD), {key, HB_CACHE_KEY_LEN}, {body, len}};
 
     return mac_of(cache, parts, 3, out);
 }
@@ -132,7 +105,7 @@ static bool authentic(const struct hb_cache *cache, const uint8_t *key, const ui
 static int password_mac(const struct hb_cache *cache, const uint8_t *salt, const char *password,
                         uint8_t out[HB_CACHE_MAC_LEN])
 {
-    const struct part parts[] = {text(LABEL_VERIFIER), {salt, HB_CACHE_SALT_LEN}, {password, strlen(password)}};
+    const struct hb_mac_part parts[] = {text(LABEL_VERIFIER), {salt, HB_CACHE_SALT_LEN}, {password, strlen(password)}};
 
     return mac_of(cache, parts, 3, out);
 }

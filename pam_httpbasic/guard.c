@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/crypto.h>
 
 #include "files.h"
+#include "mac.h"
 #include "validate.h"
 
 #define GUARD_TAG 'g'
@@ -81,29 +81,27 @@ static size_t counted_address(const struct hb_config *cfg, const char *ip, char 
 static int guard_key(const struct hb_config *cfg, const char *ip, uint8_t key[KEY_LEN],
                      char *err, size_t errlen)
 {
-    unsigned char secret[HB_SECRET_MAX], data[sizeof(HASH_LABEL) + HB_IP_BUF + 8];
+    unsigned char secret[HB_SECRET_MAX];
     char address[HB_IP_BUF + 8];
-    unsigned int maclen = 0;
     size_t secretlen = 0, iplen = counted_address(cfg, ip, address, sizeof(address));
+    struct hb_mac_part parts[2] = {{HASH_LABEL, sizeof(HASH_LABEL) - 1}, {address, 0}};
     int rc = -1;
 
     if (iplen >= sizeof(address))
         iplen = sizeof(address) - 1;
+    parts[1].len = iplen;
     if (cfg->secret_file == NULL) {
         snprintf(err, errlen, "secret_file is not set");
     } else if (hb_read_secret(cfg->secret_file, secret, &secretlen, err, errlen) == 0) {
-        memcpy(data, HASH_LABEL, sizeof(HASH_LABEL) - 1);
-        memcpy(data + sizeof(HASH_LABEL) - 1, address, iplen);
         key[0] = GUARD_TAG;
         if (secretlen == 0)
             snprintf(err, errlen, "%s is empty", cfg->secret_file);
-        else if (HMAC(EVP_sha256(), secret, (int) secretlen, data, sizeof(HASH_LABEL) - 1 + iplen,
-                      key + 1, &maclen) == NULL || maclen != KEY_LEN - 1)
+        else if (hb_mac_once(secret, secretlen, parts, 2, key + 1) != 0)
             snprintf(err, errlen, "HMAC-SHA-256 failed");
         else
             rc = 0;
     }
-    explicit_bzero(secret, sizeof(secret));
+    OPENSSL_cleanse(secret, sizeof(secret));
     return rc;
 }
 

@@ -18,23 +18,19 @@
 
 #include <sys/auxv.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/params.h>
 
 #include "files.h"
+#include "mac.h"
 
 #define STORE_VERSION 2
 #define STORE_KEY_LEN 33         /* kind byte + HMAC-SHA-256 */
 #define STORE_BODY_LEN 9         /* version + int64 LE */
 #define STORE_VALUE_LEN (STORE_BODY_LEN + 32)   /* + HMAC-SHA-256 of key and body */
 
-/* A store key and the secret it was made with. */
+/* A store key and the MAC keyed with the secret it was made with. */
 struct rest_key {
-    unsigned char secret[HB_SECRET_MAX];
-    size_t secret_len;
+    struct hb_mac mac;
     uint8_t key[STORE_KEY_LEN];
 };
 
@@ -103,46 +99,35 @@ static void table_set(uint64_t key, time_t until)
     pthread_mutex_unlock(&resting_lock);
 }
 
-/* The secret and the keyed store key of kind ('h' or 'p') over the strings in parts; 0 on success. */
-static int store_key(const struct hb_config *cfg, char kind, const char *const *parts, size_t n,
-                     unsigned char secret[HB_SECRET_MAX], size_t *secret_len, uint8_t key[STORE_KEY_LEN])
+/* Key k->mac with the secret and make the store key of kind over the strings in parts; 0 on success. */
+static int store_key(const struct hb_config *cfg, char kind, const char *const *parts, size_t n, struct rest_key *k)
 {
     char err[HB_ERROR_LEN];
-    uint8_t label[] = "pam_httpbasic health v2";
-    EVP_MAC *mac = NULL;
-    EVP_MAC_CTX *ctx = NULL;
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                           OSSL_PARAM_construct_end()};
-    size_t outlen = 0;
+    static const uint8_t label[] = "pam_httpbasic health v2";
+    unsigned char secret[HB_SECRET_MAX];
+    struct hb_mac_part in[3 + HB_MAX_SERVERS];       /* label, kind, the url list and one more */
+    size_t secret_len = 0;
     int ok;
 
-    ok = cfg->secret_file != NULL && hb_read_secret(cfg->secret_file, secret, secret_len, err, sizeof(err)) == 0
-         && *secret_len >= HB_SECRET_MIN;
-    mac = ok ? EVP_MAC_fetch(NULL, "HMAC", NULL) : NULL;
-    ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
-    ok = ctx != NULL && EVP_MAC_init(ctx, secret, *secret_len, params)
-         && EVP_MAC_update(ctx, label, sizeof(label)) && EVP_MAC_update(ctx, (const uint8_t *) &kind, 1);
+    ok = n <= 1 + HB_MAX_SERVERS && cfg->secret_file != NULL
+         && hb_read_secret(cfg->secret_file, secret, &secret_len, err, sizeof(err)) == 0
+         && secret_len >= HB_SECRET_MIN && hb_mac_key(&k->mac, secret, secret_len) == 0;
+    OPENSSL_cleanse(secret, sizeof(secret));
+    in[0] = (struct hb_mac_part) {label, sizeof(label)};
+    in[1] = (struct hb_mac_part) {&kind, 1};
     for (size_t i = 0; ok && i < n; i++)
-        ok = EVP_MAC_update(ctx, (const uint8_t *) parts[i], strlen(parts[i]) + 1);
-    ok = ok && EVP_MAC_final(ctx, key + 1, &outlen, STORE_KEY_LEN - 1) && outlen == STORE_KEY_LEN - 1;
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
-    key[0] = (uint8_t) kind;
-    return ok ? 0 : -1;
+        in[2 + i] = (struct hb_mac_part) {parts[i], strlen(parts[i]) + 1};
+    k->key[0] = (uint8_t) kind;
+    return ok && hb_mac_compute(&k->mac, in, 2 + n, k->key + 1) == 0 ? 0 : -1;
 }
 
-/* The record MAC of the first STORE_BODY_LEN bytes of value under key; 0 on success. */
-static int value_mac(const unsigned char *secret, size_t secret_len, const uint8_t key[STORE_KEY_LEN],
-                     const uint8_t *value, uint8_t out[32])
+/* The record MAC of the first STORE_BODY_LEN bytes of value under k; 0 on success. */
+static int value_mac(const struct rest_key *k, const uint8_t *value, uint8_t out[32])
 {
-    uint8_t data[sizeof("pam_httpbasic health record v2") + STORE_KEY_LEN + STORE_BODY_LEN];
-    unsigned int len = 0;
+    static const char label[] = "pam_httpbasic health record v2";
+    const struct hb_mac_part in[] = {{label, sizeof(label)}, {k->key, STORE_KEY_LEN}, {value, STORE_BODY_LEN}};
 
-    memcpy(data, "pam_httpbasic health record v2", sizeof("pam_httpbasic health record v2"));
-    memcpy(data + sizeof("pam_httpbasic health record v2"), key, STORE_KEY_LEN);
-    memcpy(data + sizeof("pam_httpbasic health record v2") + STORE_KEY_LEN, value, STORE_BODY_LEN);
-    return HMAC(EVP_sha256(), secret, (int) secret_len, data, sizeof(data), out, &len) != NULL && len == 32 ? 0 : -1;
+    return hb_mac_compute(&k->mac, in, 3, out);
 }
 
 /*
@@ -154,7 +139,7 @@ static int64_t stored_until(const struct rest_key *k, const uint8_t *value, size
 {
     uint8_t mac[32];
     bool valid = value != NULL && len == STORE_VALUE_LEN && value[0] == STORE_VERSION
-                 && value_mac(k->secret, k->secret_len, k->key, value, mac) == 0
+                 && value_mac(k, value, mac) == 0
                  && CRYPTO_memcmp(mac, value + STORE_BODY_LEN, 32) == 0;
     uint64_t u = 0;
     int64_t until;
@@ -173,7 +158,7 @@ static size_t store_value(const struct rest_key *k, int64_t until, uint8_t *out)
     out[0] = STORE_VERSION;
     for (int i = 1; i <= 8; i++)
         out[i] = (uint8_t) ((uint64_t) until >> (8 * (i - 1)));
-    return value_mac(k->secret, k->secret_len, k->key, out, out + STORE_BODY_LEN) == 0 ? STORE_VALUE_LEN : 0;
+    return value_mac(k, out, out + STORE_BODY_LEN) == 0 ? STORE_VALUE_LEN : 0;
 }
 
 /* Arguments of the store update callbacks. */
@@ -218,11 +203,12 @@ static enum hb_store_action probe_fn(const uint8_t *old, size_t oldlen, uint8_t 
 static int key_make(const struct hb_config *cfg, char kind, const char *const *parts, size_t n, struct rest_key *k)
 {
     memset(k, 0, sizeof(*k));
-    return store_key(cfg, kind, parts, n, k->secret, &k->secret_len, k->key);
+    return store_key(cfg, kind, parts, n, k);
 }
 
 static void key_wipe(struct rest_key *k)
 {
+    hb_mac_free(&k->mac);
     OPENSSL_cleanse(k, sizeof(*k));
 }
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Unit tests (cmocka): pure code from the convenience library, no network.
 if HAVE_CMOCKA
-unit_tests = tests/unit/test_options tests/unit/test_validate tests/unit/test_check tests/unit/test_store_lmdb tests/unit/test_cache tests/unit/test_cache_attacks tests/unit/test_store_kinds
+unit_tests = tests/unit/test_options tests/unit/test_validate tests/unit/test_check tests/unit/test_store_lmdb tests/unit/test_cache tests/unit/test_cache_attacks tests/unit/test_store_kinds tests/unit/test_mac
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CURL_CFLAGS)
@@ -20,4 +20,6 @@ tests_unit_test_cache_attacks_CFLAGS = $(unit_cflags)
 tests_unit_test_cache_attacks_LDADD = $(unit_ldadd)
 tests_unit_test_store_kinds_CFLAGS = $(unit_cflags)
 tests_unit_test_store_kinds_LDADD = $(unit_ldadd)
+tests_unit_test_mac_CFLAGS = $(unit_cflags)
+tests_unit_test_mac_LDADD = $(unit_ldadd)
 endif

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of mac.c: the module's HMAC-SHA-256 (keyed once, computed
+ * from copies of the padded-key states) is HMAC-SHA-256 bit for bit.
+ * RFC 4231's test cases 1-4, 6 and 7 (6 and 7: a key longer than a block),
+ * then random keys of 1..200 bytes and random messages cut into random
+ * parts, each against OpenSSL's EVP_MAC "HMAC".
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "mac.h"
+
+static void from_hex(const char *hex, uint8_t *out, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned v = 0;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t) v;
+    }
+}
+
+/* HMAC-SHA-256 by OpenSSL's EVP_MAC, the reference. */
+static void reference(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t msglen, uint8_t out[32])
+{
+    size_t outlen = 0;
+
+    assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen, msg, msglen, out, 32, &outlen));
+    assert_int_equal(outlen, 32);
+}
+
+static void check(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t msglen, const char *expect_hex)
+{
+    struct hb_mac m;
+    struct hb_mac_part part = {msg, msglen};
+    uint8_t out[HB_MAC_LEN], expect[HB_MAC_LEN], once[HB_MAC_LEN];
+
+    from_hex(expect_hex, expect, sizeof(expect));
+    assert_int_equal(hb_mac_key(&m, key, keylen), 0);
+    assert_int_equal(hb_mac_compute(&m, &part, 1, out), 0);
+    assert_memory_equal(out, expect, HB_MAC_LEN);
+    /* The same keyed state gives the same MAC again (compute does not consume it). */
+    assert_int_equal(hb_mac_compute(&m, &part, 1, out), 0);
+    assert_memory_equal(out, expect, HB_MAC_LEN);
+    hb_mac_free(&m);
+    assert_int_equal(hb_mac_once(key, keylen, &part, 1, once), 0);
+    assert_memory_equal(once, expect, HB_MAC_LEN);
+    reference(key, keylen, msg, msglen, out);
+    assert_memory_equal(out, expect, HB_MAC_LEN);
+}
+
+static void test_rfc4231(void **state)
+{
+    uint8_t key[131], msg[152];
+    (void) state;
+
+    memset(key, 0x0b, 20);
+    check(key, 20, (const uint8_t *) "Hi There", 8,
+          "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    check((const uint8_t *) "Jefe", 4, (const uint8_t *) "what do ya want for nothing?", 28,
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    memset(key, 0xaa, 20);
+    memset(msg, 0xdd, 50);
+    check(key, 20, msg, 50, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe");
+    for (int i = 0; i < 25; i++)
+        key[i] = (uint8_t) (i + 1);
+    memset(msg, 0xcd, 50);
+    check(key, 25, msg, 50, "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b");
+    memset(key, 0xaa, 131);
+    check(key, 131, (const uint8_t *) "Test Using Larger Than Block-Size Key - Hash Key First", 54,
+          "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    check(key, 131,
+          (const uint8_t *) "This is a test using a larger than block-size key and a larger than block-size data."
+                            " The key needs to be hashed before being used by the HMAC algorithm.", 152,
+          "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
+}
+
+/* Random keys (1..200 bytes, across the block size) and messages cut into random parts, some empty. */
+static void test_random_against_openssl(void **state)
+{
+    uint8_t key[200], msg[600], out[HB_MAC_LEN], ref[HB_MAC_LEN];
+    (void) state;
+
+    for (int round = 0; round < 2000; round++) {
+        size_t keylen = 1 + (size_t) (rand() % 200), msglen = (size_t) (rand() % 600), at = 0, n = 0;
+        struct hb_mac_part parts[8];
+        struct hb_mac m;
+
+        assert_int_equal(RAND_bytes(key, (int) keylen), 1);
+        assert_int_equal(RAND_bytes(msg, (int) sizeof(msg)), 1);
+        while (n < 7 && at < msglen) {
+            size_t len = (size_t) rand() % (msglen - at + 1);
+            parts[n++] = (struct hb_mac_part) {msg + at, len};
+            at += len;
+        }
+        parts[n++] = (struct hb_mac_part) {msg + at, msglen - at};
+        assert_int_equal(hb_mac_key(&m, key, keylen), 0);
+        assert_int_equal(hb_mac_compute(&m, parts, n, out), 0);
+        hb_mac_free(&m);
+        reference(key, keylen, msg, msglen, ref);
+        assert_memory_equal(out, ref, HB_MAC_LEN);
+    }
+}
+
+/* Not keyed (never, an empty key, or freed): every compute fails; free clears the states. */
+static void test_unkeyed_fails_and_free_clears(void **state)
+{
+    static const uint8_t zero[sizeof(struct hb_mac)];
+    struct hb_mac m;
+    struct hb_mac_part part = {"x", 1};
+    uint8_t out[HB_MAC_LEN];
+    (void) state;
+
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(hb_mac_compute(&m, &part, 1, out), -1);
+    assert_int_equal(hb_mac_key(&m, (const uint8_t *) "", 0), -1);
+    assert_int_equal(hb_mac_compute(&m, &part, 1, out), -1);
+    assert_int_equal(hb_mac_key(&m, NULL, 5), -1);
+    assert_int_equal(hb_mac_once((const uint8_t *) "", 0, &part, 1, out), -1);
+    assert_int_equal(hb_mac_key(&m, (const uint8_t *) "secret", 6), 0);
+    assert_memory_not_equal(&m, zero, sizeof(m));
+    hb_mac_free(&m);
+    assert_memory_equal(&m, zero, sizeof(m));
+    assert_int_equal(hb_mac_compute(&m, &part, 1, out), -1);
+    hb_mac_free(&m);             /* idempotent */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rfc4231),
+        cmocka_unit_test(test_random_against_openssl),
+        cmocka_unit_test(test_unkeyed_fails_and_free_clears),
+    };
+
+    srand(4231);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
