@@ -77,8 +77,11 @@ static size_t counted_address(const struct hb_config *cfg, const char *ip, char 
     return (size_t) snprintf(out, outlen, "%s/%ld", net, bits);
 }
 
-/* The store key of ip: tag + HMAC-SHA-256 keyed with secret_file; -1 with err set. */
-static int guard_key(const struct hb_config *cfg, const char *ip, uint8_t key[KEY_LEN],
+/*
+ * The store key of ip: tag + HMAC-SHA-256 keyed with secret_file (with mac
+ * when the caller has it keyed already, else the file is read); -1 with err set.
+ */
+static int guard_key(const struct hb_config *cfg, const char *ip, const struct hb_mac *mac, uint8_t key[KEY_LEN],
                      char *err, size_t errlen)
 {
     unsigned char secret[HB_SECRET_MAX];
@@ -90,10 +93,16 @@ static int guard_key(const struct hb_config *cfg, const char *ip, uint8_t key[KE
     if (iplen >= sizeof(address))
         iplen = sizeof(address) - 1;
     parts[1].len = iplen;
+    key[0] = GUARD_TAG;
+    if (mac != NULL && mac->keyed) {
+        if (hb_mac_compute(mac, parts, 2, key + 1) == 0)
+            return 0;
+        snprintf(err, errlen, "HMAC-SHA-256 failed");
+        return -1;
+    }
     if (cfg->secret_file == NULL) {
         snprintf(err, errlen, "secret_file is not set");
     } else if (hb_read_secret(cfg->secret_file, secret, &secretlen, err, errlen) == 0) {
-        key[0] = GUARD_TAG;
         if (secretlen == 0)
             snprintf(err, errlen, "%s is empty", cfg->secret_file);
         else if (hb_mac_once(secret, secretlen, parts, 2, key + 1) != 0)
@@ -182,11 +191,11 @@ static enum hb_store_action release_fn(const uint8_t *old, size_t oldlen, uint8_
     return HB_STORE_PUT;
 }
 
-int hb_guard_key(const struct hb_config *cfg, const char *ip, uint8_t key[HB_GUARD_KEY_LEN],
-                 char *err, size_t errlen)
+int hb_guard_key(const struct hb_config *cfg, const char *ip, const struct hb_mac *mac,
+                 uint8_t key[HB_GUARD_KEY_LEN], char *err, size_t errlen)
 {
     err[0] = '\0';
-    return guard_key(cfg, ip, key, err, errlen);
+    return guard_key(cfg, ip, mac, key, err, errlen);
 }
 
 bool hb_guard_value_refuses(const struct hb_config *cfg, const uint8_t *value, size_t len)
@@ -198,7 +207,8 @@ bool hb_guard_value_refuses(const struct hb_config *cfg, const uint8_t *value, s
 }
 
 enum hb_guard_result hb_guard_reserve(const struct hb_config *cfg, struct hb_store *store, const char *ip,
-                                      struct hb_guard_ticket *ticket, char *err, size_t errlen)
+                                      const struct hb_mac *mac, struct hb_guard_ticket *ticket,
+                                      char *err, size_t errlen)
 {
     struct change c = {wall_ms(), cfg->guard_window, (uint32_t) cfg->guard_failures, 0, false};
 
@@ -206,7 +216,7 @@ enum hb_guard_result hb_guard_reserve(const struct hb_config *cfg, struct hb_sto
     err[0] = '\0';
     if (store == NULL || !hb_guard_applies(cfg, ip))
         return HB_GUARD_GO;
-    if (guard_key(cfg, ip, ticket->key, err, errlen) != 0
+    if (guard_key(cfg, ip, mac, ticket->key, err, errlen) != 0
         || hb_store_update(store, ticket->key, sizeof(ticket->key), reserve_fn, &c, err, errlen) != HB_STORE_OK)
         return HB_GUARD_ERROR;
     if (c.refused)

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mac.h"
 #include "options.h"
 #include "store.h"
 
@@ -57,19 +58,25 @@ enum hb_guard_result {
 /* True when the guard is on and ip is an address it watches (not "", not exempt). */
 bool hb_guard_applies(const struct hb_config *cfg, const char *ip);
 
-/* The store key of ip's record (for a caller reading several keys at once); 0 or -1 with err set. */
-int hb_guard_key(const struct hb_config *cfg, const char *ip, uint8_t key[HB_GUARD_KEY_LEN],
-                 char *err, size_t errlen);
+/*
+ * The store key of ip's record (for a caller reading several keys at once);
+ * 0 or -1 with err set.  mac: HMAC keyed with secret_file when the caller
+ * has one (the login's cache), or NULL to read the file.
+ */
+int hb_guard_key(const struct hb_config *cfg, const char *ip, const struct hb_mac *mac,
+                 uint8_t key[HB_GUARD_KEY_LEN], char *err, size_t errlen);
 
 /* True when a record value read at key hb_guard_key refuses its address now. */
 bool hb_guard_value_refuses(const struct hb_config *cfg, const uint8_t *value, size_t len);
 
 /*
  * Before a request: reserve one attempt for ip (see above).  ticket is
- * always initialised; hb_guard_settle it after the answer.
+ * always initialised; hb_guard_settle it after the answer.  mac as for
+ * hb_guard_key.
  */
 enum hb_guard_result hb_guard_reserve(const struct hb_config *cfg, struct hb_store *store, const char *ip,
-                                      struct hb_guard_ticket *ticket, char *err, size_t errlen);
+                                      const struct hb_mac *mac, struct hb_guard_ticket *ticket,
+                                      char *err, size_t errlen);
 
 /*
  * After the answer: keep the reservation when it was a wrong password

@@ -8,6 +8,7 @@
  */
 #include "options.h"
 #include "files.h"
+#include "url.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -23,7 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 
 #define MAX_FILE_SIZE (64 * 1024)
 #define MAX_VALUE_LEN 4096
@@ -611,18 +611,6 @@ static int parse_file(struct parser *p, const char *path)
     return rc;
 }
 
-/* Replace *field by a copy of value; -1 when out of memory. */
-static int replace_string(char **field, const char *value)
-{
-    char *copy = strdup(value);
-
-    if (copy == NULL)
-        return -1;
-    free(*field);
-    *field = copy;
-    return 0;
-}
-
 /*
  * Parse one url: only http(s), http only with allow_http, no credentials.
  * The url is replaced by libcurl's normalised form, so that what is checked
@@ -630,39 +618,13 @@ static int replace_string(char **field, const char *value)
  */
 static int check_url(struct parser *p, struct hb_server *server)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *password = NULL, *url = NULL;
-    int rc = 0;
+    char why[HB_ERROR_LEN], *normalised = NULL;
 
-    if (u == NULL)
-        return fail_key(p, "url", "out of memory");
-    if (curl_url_set(u, CURLUPART_URL, server->url, CURLU_NO_AUTHORITY) != CURLUE_OK
-        || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
-        rc = fail_key(p, "url", "\"%s\" is not a valid URL; write it as https://HOST/remote.php/dav/", server->url);
-    else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
-        rc = fail_key(p, "url", "scheme %s is not allowed; use https://", scheme);
-    else if (strcmp(scheme, "http") == 0 && !p->cfg->allow_http)
-        rc = fail_key(p, "url", "http:// sends passwords in clear text; use https:// or set allow_http");
-    else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0')
-        rc = fail_key(p, "url", "\"%s\" has no host; write it as https://HOST/remote.php/dav/", server->url);
-    else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK
-             || curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
-        rc = fail_key(p, "url", "must not contain credentials; remove the user:password@ part (the user's own credentials are sent)");
-    else if (curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK || strlen(url) > MAX_VALUE_LEN
-             || replace_string(&server->url, url) != 0)
-        rc = fail_key(p, "url", "\"%s\" cannot be normalised", server->url);
-    else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
-        snprintf(server->host, sizeof(server->host), "%s:%s", host, port);
-    else
-        snprintf(server->host, sizeof(server->host), "%s", host);
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(url);
-    curl_free(user);
-    curl_free(password);
-    curl_url_cleanup(u);
-    return rc;
+    if (hb_url_check(server->url, p->cfg->allow_http, &normalised, server->host, why, sizeof(why)) != 0)
+        return fail_key(p, "url", "%s", why);
+    free(server->url);
+    server->url = normalised;
+    return 0;
 }
 
 static int check_proxy(struct parser *p)

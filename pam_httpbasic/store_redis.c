@@ -109,6 +109,7 @@ struct redis_store {
     long db;
     char *auth_file;             /* NULL: no AUTH */
     long timeout_ms;
+    long armed_ms;               /* the socket timeouts last set on c, -1: none yet */
     char where[80];              /* "redis 127.0.0.1:6379/0", for reasons */
     bool tls;                    /* rediss:// */
     char host[HB_IP_BUF];        /* the address literal, for the certificate check */
@@ -197,6 +198,7 @@ static int fail(struct call *call, const char *what, const char *why)
     if (rs->c != NULL)
         redisFree(rs->c);
     rs->c = NULL;
+    rs->armed_ms = -1;
     rs->failed = true;
     clock_gettime(CLOCK_MONOTONIC, &rs->failed_at);
     return -1;
@@ -212,7 +214,11 @@ static const char *io_reason(const redisContext *c)
     return c->errstr;
 }
 
-/* Set the socket timeouts to what is left of the call; -1 (failed) when nothing is. */
+/*
+ * Set the socket timeouts to what is left of the call; -1 (failed) when
+ * nothing is.  The first read of a call finds the whole store_timeout left,
+ * as the last call did: the two setsockopt() are then skipped.
+ */
 static int arm_timeout(struct call *call, const char *what)
 {
     struct timespec now;
@@ -223,10 +229,13 @@ static int arm_timeout(struct call *call, const char *what)
     left = ms_between(&now, &call->deadline);
     if (left <= 0)
         return fail(call, what, "timed out");
+    if (left == call->rs->armed_ms)
+        return 0;
     tv.tv_sec = left / 1000;
     tv.tv_usec = (left % 1000) * 1000;
     if (redisSetTimeout(call->rs->c, tv) != REDIS_OK)
         return fail(call, what, io_reason(call->rs->c));
+    call->rs->armed_ms = left;
     return 0;
 }
 
@@ -513,6 +522,7 @@ static int connect_store(struct call *call)
     if (fd < 0)
         return -1;
     rs->c = redisConnectFd(fd);
+    rs->armed_ms = -1;
     if (rs->c == NULL) {
         close(fd);
         return fail(call, "connect", "out of memory");

@@ -4,7 +4,10 @@
  * from copies of the padded-key states) is HMAC-SHA-256 bit for bit.
  * RFC 4231's test cases 1-4, 6 and 7 (6 and 7: a key longer than a block),
  * then random keys of 1..200 bytes and random messages cut into random
- * parts, each against OpenSSL's EVP_MAC "HMAC".
+ * parts, each against OpenSSL's EVP_MAC "HMAC".  And the guard's key of
+ * an address is the same whether it is made from the login's keyed MAC
+ * (decide.c on a login with a cache) or from the secret file (everything
+ * else, ctl included).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +22,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <unistd.h>
+
+#include "guard.h"
 #include "mac.h"
 
 static void from_hex(const char *hex, uint8_t *out, size_t len)
@@ -135,12 +141,51 @@ static void test_unkeyed_fails_and_free_clears(void **state)
     hb_mac_free(&m);             /* idempotent */
 }
 
+static void test_guard_key_same_either_way(void **state)
+{
+    static const char *const ips[] = {"192.0.2.7", "2001:db8:1:2::1", "2001:db8:1:2::99", "2001:db8:1:3::1"};
+    char path[] = "/tmp/test_mac.XXXXXX", err[256];
+    unsigned char secret[48];
+    uint8_t from_file[HB_GUARD_KEY_LEN], from_mac[HB_GUARD_KEY_LEN], other[HB_GUARD_KEY_LEN];
+    struct hb_config cfg;
+    struct hb_mac m, wrong;
+    int fd = mkstemp(path);
+    (void) state;
+
+    assert_true(fd >= 0);
+    assert_int_equal(RAND_bytes(secret, sizeof(secret)), 1);
+    assert_int_equal(write(fd, secret, sizeof(secret)), (ssize_t) sizeof(secret));
+    close(fd);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.secret_file = path;
+    cfg.guard_failures = 3;
+    cfg.guard_ipv6_prefix = 64;
+    assert_int_equal(hb_mac_key(&m, secret, sizeof(secret)), 0);
+    secret[0] ^= 1;
+    assert_int_equal(hb_mac_key(&wrong, secret, sizeof(secret)), 0);
+    for (size_t i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+        assert_int_equal(hb_guard_key(&cfg, ips[i], NULL, from_file, err, sizeof(err)), 0);
+        assert_int_equal(hb_guard_key(&cfg, ips[i], &m, from_mac, err, sizeof(err)), 0);
+        assert_memory_equal(from_file, from_mac, HB_GUARD_KEY_LEN);
+        assert_int_equal(hb_guard_key(&cfg, ips[i], &wrong, other, err, sizeof(err)), 0);
+        assert_memory_not_equal(from_file, other, HB_GUARD_KEY_LEN);
+    }
+    /* One IPv6 /64, one key, made either way. */
+    assert_int_equal(hb_guard_key(&cfg, ips[1], &m, from_mac, err, sizeof(err)), 0);
+    assert_int_equal(hb_guard_key(&cfg, ips[2], NULL, from_file, err, sizeof(err)), 0);
+    assert_memory_equal(from_file, from_mac, HB_GUARD_KEY_LEN);
+    hb_mac_free(&m);
+    hb_mac_free(&wrong);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc4231),
         cmocka_unit_test(test_random_against_openssl),
         cmocka_unit_test(test_unkeyed_fails_and_free_clears),
+        cmocka_unit_test(test_guard_key_same_either_way),
     };
 
     srand(4231);
