@@ -143,6 +143,44 @@ static void test_url_normalised(void **state)
     }
 }
 
+/*
+ * url.c remembers accepted checks per process: a remembered check gives the
+ * same result as the first, allow_http is part of what is remembered (an
+ * http:// URL accepted with it is still refused without it), refusals are
+ * not remembered, and more URLs than the table holds still check right.
+ */
+static void test_url_checks_remembered(void **state)
+{
+    struct hb_config cfg;
+    char err[HB_ERROR_LEN], arg[64];
+    const char *http_ok[] = {"url=http://memo.example.org:8080/dav", "allow_http", NULL};
+    const char *http_no[] = {"url=http://memo.example.org:8080/dav", NULL};
+    const char *creds[] = {"url=https://u:p@memo.example.org/dav/", NULL};
+    (void) state;
+
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(load(&cfg, err, http_ok), 0);
+        assert_string_equal(cfg.servers[0].url, "http://memo.example.org:8080/dav");
+        assert_string_equal(cfg.servers[0].host, "memo.example.org:8080");
+        hb_config_free(&cfg);
+        assert_int_equal(load(&cfg, err, http_no), -1);
+        assert_non_null(strstr(err, "http:// sends passwords in clear text"));
+        hb_config_free(&cfg);
+        assert_int_equal(load(&cfg, err, creds), -1);
+        assert_non_null(strstr(err, "must not contain credentials"));
+        hb_config_free(&cfg);
+    }
+    for (int i = 0; i < 40; i++) {
+        const char *argv[] = {arg, NULL};
+
+        snprintf(arg, sizeof(arg), "url=HTTPS://H%d.EXAMPLE.ORG", i % 20);
+        assert_int_equal(load(&cfg, err, argv), 0);
+        snprintf(arg, sizeof(arg), "https://H%d.EXAMPLE.ORG/", i % 20);
+        assert_string_equal(cfg.servers[0].url, arg);
+        hb_config_free(&cfg);
+    }
+}
+
 static void test_error_has_no_control_characters(void **state)
 {
     struct hb_config cfg;
@@ -475,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_url_normalised),
+        cmocka_unit_test(test_url_checks_remembered),
         cmocka_unit_test(test_error_has_no_control_characters),
         cmocka_unit_test(test_flag_values),
         cmocka_unit_test(test_short_timeout),
