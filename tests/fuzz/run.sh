@@ -92,8 +92,8 @@ for t in "${targets[@]}"; do
     log="$build/$t.log"
     # shellcheck disable=SC2086  # curl flags are word lists
     if ! "$cc" "${cflags[@]}" $curl_cflags -o "$build/$t" "$here/$t.c" \
-            "$src/options.c" "$src/files.c" "$src/validate.c" "$src/check.c" "$src/answer.c" "$src/health.c" \
-            "$src/store.c" "$src/store_lmdb.c" "$src/store_lmdb_dir.c" "$src/store_redis.c" $curl_libs >"$build/$t.build.log" 2>&1; then
+            "$src/options.c" "$src/url.c" "$src/files.c" "$src/validate.c" "$src/check.c" "$src/answer.c" "$src/health.c" "$src/mac.c" \
+            "$src/store.c" "$src/store_lmdb.c" "$src/store_lmdb_dir.c" "$src/store_redis.c" "$src/store_redis_conn.c" $curl_libs >"$build/$t.build.log" 2>&1; then
         sed 's/^/# /' "$build/$t.build.log"
         echo "not ok $n - $t: build failed"
         failed=$((failed + 1))
