@@ -143,6 +143,25 @@ unlike "$keys$dump" "alice|$PW|wrong-|remote\.php" "redis: no user name, passwor
 ttls=$(redis_each_key 'pam_httpbasic:u*' TTL)
 ok '[ -n "$ttls" ] && ! printf "%s\n" "$ttls" | awk "\$1 < 1 || \$1 > 3600 { bad = 1 } END { exit !bad }"' \
     "redis: every cache key expires within cache_stale (Redis frees it itself)"
+# One store round trip per hit (issue 16): the user's record, the account
+# record and the guard record of the client address in one MGET, and no
+# other command, whatever the guard and the cache hold; AUTH and SELECT
+# once, when the process connects.
+write_service redis-rt "url=$WD_URL" "cafile=$WD_CA" "store=redis://127.0.0.1:$RD_PORT" \
+    "store_auth_file=$RD/auth-acl" "secret_file=$SECRET" cache_fresh=300 guard_failures=5
+run_driver --password "$PW" --rhost 192.0.2.77 redis-rt alice
+is "$AUTH" PAM_SUCCESS "redis round trips: the priming login is accepted (verified by the server, remembered)"
+redis_cli CONFIG RESETSTAT >/dev/null
+log_mark
+run_driver --password "$PW" --rhost 192.0.2.77 --repeat 40 redis-rt alice
+is "$AUTH" PAM_SUCCESS "redis round trips: 40 logins in one process are accepted"
+is "$(log_count_new)" 0 "redis round trips: all 40 were cache hits (no request)"
+stats=$(redis_cli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),.*/\1=\2/p' | sort)
+is "$(printf '%s\n' "$stats" | sed -n 's/^mget=//p')" 40 "redis round trips: one MGET per hit (40 for 40)"
+is "$(printf '%s\n' "$stats" | grep -v '^mget=\|^auth=\|^select=\|^info=\|^config' | tr '\n' ' ')" "" \
+    "redis round trips: no other command on a hit (no GET, SET, WATCH, MULTI, EXEC, EVAL)" || diag "$stats"
+is "$(printf '%s\n' "$stats" | sed -n 's/^select=//p')" 1 \
+    "redis round trips: the process connected once (one SELECT; AUTH is also counted for redis-cli's INFO)"
 stop_redis
 
 # ---------------------------------------------------- revocation (401) ---
