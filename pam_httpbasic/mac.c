@@ -30,10 +30,12 @@ int hb_mac_key(struct hb_mac *m, const unsigned char *secret, size_t len)
     memset(m, 0, sizeof(*m));
     if (secret == NULL || len == 0)
         return -1;
-    if (len > BLOCK)
-        ok = SHA256(secret, len, key) != NULL;     /* RFC 2104: a long key is hashed first */
-    else
-        ok = (memcpy(key, secret, len), 1);
+    if (len > BLOCK) {           /* RFC 2104: a long key is hashed first */
+        ok = SHA256_Init(&inner) && SHA256_Update(&inner, secret, len) && SHA256_Final(key, &inner);
+    } else {
+        memcpy(key, secret, len);
+        ok = 1;
+    }
     for (size_t i = 0; i < BLOCK; i++)
         pad[i] = key[i] ^ 0x36;
     ok = ok && SHA256_Init(&inner) && SHA256_Update(&inner, pad, BLOCK);

@@ -26,7 +26,7 @@
 
 
 #define MAX_FILE_SIZE (64 * 1024)
-#define MAX_VALUE_LEN 4096
+#define MAX_VALUE_LEN HB_MAX_VALUE_LEN
 #define THROTTLE_TIMEOUT_MS 26000   /* Nextcloud's longest throttle delay (25 s) + 1 s */
 
 enum option_type {

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #define HB_MAX_STATUS 8          /* statuses per ok_status / deny_status list */
+#define HB_MAX_VALUE_LEN 4096     /* bytes in one option value (url= included) */
 #define HB_MAX_SERVERS 4         /* url values, tried in order */
 #define HB_ERROR_LEN 512         /* size of an error message buffer */
 #define HB_HOST_LEN 256          /* size of the host name kept for logging */

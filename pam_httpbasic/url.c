@@ -9,7 +9,7 @@
 
 #include <curl/curl.h>
 
-#define MAX_URL_LEN 4096         /* options.c's MAX_VALUE_LEN */
+#define MAX_URL_LEN HB_MAX_VALUE_LEN
 #define MEMO_SLOTS 8
 
 struct memo {
@@ -19,7 +19,14 @@ struct memo {
     char host[HB_HOST_LEN];
 };
 
+/*
+ * Only ever tried, never waited for.  A child forked while another thread
+ * held it finds it held for good and always parses: slower, never stuck.
+ * It must not be reset in an atfork handler: a slot may be half replaced
+ * at the fork.
+ */
 static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t memo_hits;         /* recalls served, for the tests (hb_url_memo_hits) */
 static struct memo memo[MEMO_SLOTS];
 static size_t memo_next;         /* the slot replaced next when all are used */
 
@@ -35,8 +42,10 @@ static bool recall(const char *url, bool allow_http, char **normalised, char hos
             continue;
         *normalised = strdup(memo[i].normalised);
         found = *normalised != NULL;
-        if (found)
+        if (found) {
             memcpy(host, memo[i].host, HB_HOST_LEN);
+            memo_hits++;
+        }
     }
     pthread_mutex_unlock(&memo_lock);
     return found;
@@ -119,4 +128,15 @@ int hb_url_check(const char *url, bool allow_http, char **normalised, char host[
         return -1;
     remember(url, allow_http, *normalised, host);
     return 0;
+}
+
+size_t hb_url_memo_hits(void)
+{
+    size_t n = 0;
+
+    if (pthread_mutex_trylock(&memo_lock) == 0) {
+        n = memo_hits;
+        pthread_mutex_unlock(&memo_lock);
+    }
+    return n;
 }

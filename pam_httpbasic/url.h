@@ -30,4 +30,7 @@
 int hb_url_check(const char *url, bool allow_http, char **normalised, char host[HB_HOST_LEN],
                  char *why, size_t whylen);
 
+/* How many checks were answered from the table so far in this process (for the tests). */
+size_t hb_url_memo_hits(void);
+
 #endif

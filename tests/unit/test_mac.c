@@ -7,7 +7,10 @@
  * parts, each against OpenSSL's EVP_MAC "HMAC".  And the guard's key of
  * an address is the same whether it is made from the login's keyed MAC
  * (decide.c on a login with a cache) or from the secret file (everything
- * else, ctl included).
+ * else, ctl included).  Known answers made by the code before mac.c
+ * (d18209e: OpenSSL's EVP_MAC and HMAC()) for a fixed secret: the cache's
+ * scope and keys, a stored password verifier and the guard's keys, so a
+ * store written before this file stays valid.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +27,8 @@
 
 #include <unistd.h>
 
+#include "cache.h"
+#include "cache_record.h"
 #include "guard.h"
 #include "mac.h"
 
@@ -179,6 +184,86 @@ static void test_guard_key_same_either_way(void **state)
     unlink(path);
 }
 
+/* Keys of 64 (one block) and 65 bytes, an empty message, no parts at all. */
+static void test_edges_against_openssl(void **state)
+{
+    uint8_t key[200], out[HB_MAC_LEN], ref[HB_MAC_LEN];
+    static const size_t lens[] = {1, 63, 64, 65, 128, 200};
+    struct hb_mac_part empty = {"", 0};
+    (void) state;
+
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        struct hb_mac m;
+
+        assert_int_equal(RAND_bytes(key, (int) lens[i]), 1);
+        reference(key, lens[i], (const uint8_t *) "", 0, ref);
+        assert_int_equal(hb_mac_key(&m, key, lens[i]), 0);
+        assert_int_equal(hb_mac_compute(&m, NULL, 0, out), 0);
+        assert_memory_equal(out, ref, HB_MAC_LEN);
+        assert_int_equal(hb_mac_compute(&m, &empty, 1, out), 0);
+        assert_memory_equal(out, ref, HB_MAC_LEN);
+        reference(key, lens[i], (const uint8_t *) "abc", 3, ref);
+        assert_int_equal(hb_mac_once(key, lens[i], &(struct hb_mac_part) {"abc", 3}, 1, out), 0);
+        assert_memory_equal(out, ref, HB_MAC_LEN);
+        hb_mac_free(&m);
+    }
+}
+
+static void assert_hex(const uint8_t *bytes, size_t len, const char *hex)
+{
+    uint8_t want[64];
+
+    assert_int_equal(strlen(hex), 2 * len);
+    from_hex(hex, want, len);
+    assert_memory_equal(bytes, want, len);
+}
+
+static void test_known_answers_of_d18209e(void **state)
+{
+    char path[] = "/tmp/test_mac_kat.XXXXXX", err[256];
+    static char url[] = "https://cloud.example.org/remote.php/dav/", store[] = "lmdb:/nonexistent";
+    static const char secret[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
+    struct hb_config cfg;
+    struct hb_cache c;
+    struct entry e;
+    uint8_t g[HB_GUARD_KEY_LEN];
+    int fd = mkstemp(path);
+    (void) state;
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, secret, sizeof(secret) - 1), (ssize_t) sizeof(secret) - 1);
+    close(fd);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.servers[0].url = url;
+    cfg.server_count = 1;
+    cfg.ok_status[0] = 207;
+    cfg.ok_status_count = 1;
+    cfg.deny_status[0] = 401;
+    cfg.deny_status_count = 1;
+    cfg.store = store;
+    cfg.secret_file = path;
+    cfg.guard_failures = 5;
+    cfg.guard_ipv6_prefix = 64;
+    assert_int_equal(hb_cache_init(&c, &cfg, "alice@example.org", err, sizeof(err)), 0);
+    assert_hex(c.scope, sizeof(c.scope), "98dc52049210deacd5f7d180fea9bda634b0ea1f3f3374763898b95768036f49");
+    assert_hex(c.key, sizeof(c.key), "7598dc52049210deac52431f0f5e7e913f9fb9b642c9f4b0ef73e33a4a20dbd929847965913a5a90d5");
+    assert_hex(c.name_account, sizeof(c.name_account),
+               "6198dc52049210deac7da089a0b64c4ff1fcdde809b0e2b8f8e5e70cd7ee5c3449de951943e7d491d8");
+    /* A verifier d18209e stored for App-Pass-1 (salt, MAC) still matches, and only it. */
+    from_hex("2650ece5536317ec5ee85e0cbac0c7f8", e.salt, sizeof(e.salt));
+    from_hex("1712c379f564af0ad9a468bec3a71efc5bdf3a635aab69f272f29b62cc9e71fc", e.mac, sizeof(e.mac));
+    e.at = 1700000000;
+    assert_true(cr_entry_matches(&c, &e, "App-Pass-1"));
+    assert_false(cr_entry_matches(&c, &e, "App-Pass-2"));
+    /* The guard's keys, from the file and from the login's MAC. */
+    assert_int_equal(hb_guard_key(&cfg, "2001:db8:1:2::7", NULL, g, err, sizeof(err)), 0);
+    assert_hex(g, sizeof(g), "67cf4cd87a0674372ddea8574c7f9dfdab01188f1d20d1e5a3fc2eb34996580383");
+    assert_int_equal(hb_guard_key(&cfg, "192.0.2.7", &c.mac, g, err, sizeof(err)), 0);
+    assert_hex(g, sizeof(g), "67c94988cae8c2930a3539706d62ec694c1e1f37ff2e7ae905952cd448f02d7af0");
+    hb_cache_wipe(&c);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +271,8 @@ int main(void)
         cmocka_unit_test(test_random_against_openssl),
         cmocka_unit_test(test_unkeyed_fails_and_free_clears),
         cmocka_unit_test(test_guard_key_same_either_way),
+        cmocka_unit_test(test_edges_against_openssl),
+        cmocka_unit_test(test_known_answers_of_d18209e),
     };
 
     srand(4231);

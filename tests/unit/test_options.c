@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "url.h"
 
 #define URL "url=https://cloud.example.org/remote.php/dav/"
 
@@ -158,6 +159,8 @@ static void test_url_checks_remembered(void **state)
     const char *creds[] = {"url=https://u:p@memo.example.org/dav/", NULL};
     (void) state;
 
+    size_t hits = hb_url_memo_hits();
+
     for (int round = 0; round < 3; round++) {
         assert_int_equal(load(&cfg, err, http_ok), 0);
         assert_string_equal(cfg.servers[0].url, "http://memo.example.org:8080/dav");
@@ -170,6 +173,8 @@ static void test_url_checks_remembered(void **state)
         assert_non_null(strstr(err, "must not contain credentials"));
         hb_config_free(&cfg);
     }
+    /* Rounds 2 and 3 of the accepted URL came from the table; no refusal did. */
+    assert_int_equal(hb_url_memo_hits() - hits, 2);
     for (int i = 0; i < 40; i++) {
         const char *argv[] = {arg, NULL};
 
