@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * store_redis.c - the store in Redis, shared by every host that uses the
  * same Redis (hiredis 0.14 or later, blocking API; TLS with hiredis_ssl).
