@@ -107,5 +107,9 @@ done
 for key in $KEYS; do
     ok 'grep -q "$key" "$top_srcdir/man/pam_httpbasic.8"' "pam_httpbasic(8) names $key"
 done
+# Every C source and header carries its licence in an SPDX line at the top.
+NO_SPDX=$(cd "$top_srcdir" && for f in pam_httpbasic/*.[ch] tests/*/*.[ch]; do
+    [ -f "$f" ] && ! head -n 3 "$f" | grep -q 'SPDX-License-Identifier: BSD-3-Clause' && echo "$f"; done)
+is "$NO_SPDX" "" "every .c and .h file starts with an SPDX-License-Identifier line"
 
 done_testing
