@@ -85,7 +85,7 @@ struct hb_store;
 #define HB_CACHE_TAG_LEN 8           /* bytes of the scope tag in a key */
 #define HB_CACHE_KEY_LEN (1 + HB_CACHE_TAG_LEN + HB_CACHE_MAC_LEN)
 
-/* One login's view of the cache: the secret, the scope and the user's record key. */
+/* One login's view of the cache: the MAC keyed with the secret (not the secret), the scope and the user's record key. */
 struct hb_cache {
     const struct hb_config *cfg;
     const char *name;            /* the login name (not owned) */

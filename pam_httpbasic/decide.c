@@ -90,6 +90,12 @@ static void open_session(pam_handle_t *pamh, const struct hb_config *cfg, const 
     }
 }
 
+/* The login's HMAC keyed with secret_file, for the guard's key; NULL without a ready cache. */
+static const struct hb_mac *session_mac(const struct session *s)
+{
+    return s->cache_ready ? &s->cache.mac : NULL;
+}
+
 static void close_session(struct session *s)
 {
     hb_store_release(s->store);
@@ -122,8 +128,7 @@ static void prefetch(pam_handle_t *pamh, const struct hb_config *cfg, const stru
 
     p->cache = s->cache_ready;
     p->guard = s->store != NULL && hb_guard_applies(cfg, login->client_ip)
-               && hb_guard_key(cfg, login->client_ip, s->cache_ready ? &s->cache.mac : NULL, guard,
-                               err, sizeof(err)) == 0;
+               && hb_guard_key(cfg, login->client_ip, session_mac(s), guard, err, sizeof(err)) == 0;
     if (s->store != NULL && hb_guard_applies(cfg, login->client_ip) && !p->guard)
         store_problem(pamh, cfg, "guard read", err);
     if (p->cache)
@@ -184,8 +189,8 @@ static bool guard_reserve(pam_handle_t *pamh, const struct hb_config *cfg, const
                           const struct session *s, struct hb_guard_ticket *ticket)
 {
     char err[HB_ERROR_LEN] = "";
-    const struct hb_mac *mac = s->cache_ready ? &s->cache.mac : NULL;
-    enum hb_guard_result rc = hb_guard_reserve(cfg, s->store, login->client_ip, mac, ticket, err, sizeof(err));
+    enum hb_guard_result rc = hb_guard_reserve(cfg, s->store, login->client_ip, session_mac(s), ticket,
+                                               err, sizeof(err));
 
     if (s->store != NULL && hb_guard_applies(cfg, login->client_ip))
         store_result(pamh, cfg, "guard update", rc == HB_GUARD_ERROR ? HB_STORE_ERROR : HB_STORE_OK, err);

@@ -11,7 +11,8 @@
  * cold caches); these cost ~1.3 us (tests/bench/README.md, section 7).
  * The result is HMAC-SHA-256 bit for bit: tests/unit/test_mac.c checks the
  * RFC 4231 vectors and random inputs against OpenSSL's EVP_MAC, and known
- * answers of the cache, guard and health keys made before this file.
+ * answers made before this file (the cache's scope and keys, a stored
+ * password verifier, the guard's keys).
  * What this gives up: SHA256_Init/Update/Final are deprecated in OpenSSL 3
  * (still in 3.5, Debian 13's) and bypass the providers, so a FIPS
  * configuration does not govern these MACs (the cache's keys, record MACs

@@ -24,9 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #define MAX_FILE_SIZE (64 * 1024)
-#define MAX_VALUE_LEN HB_MAX_VALUE_LEN
 #define THROTTLE_TIMEOUT_MS 26000   /* Nextcloud's longest throttle delay (25 s) + 1 s */
 
 enum option_type {
@@ -398,8 +396,8 @@ static int check_string(struct parser *p, const struct option *opt, const char *
 {
     if (has_control(value))
         return fail(p, opt->name, "contains a control character");
-    if (strlen(value) > MAX_VALUE_LEN)
-        return fail(p, opt->name, "value longer than %d bytes", MAX_VALUE_LEN);
+    if (strlen(value) > HB_MAX_VALUE_LEN)
+        return fail(p, opt->name, "value longer than %d bytes", HB_MAX_VALUE_LEN);
     switch (opt->type) {
     case OPT_PATH:
         if (value[0] != '/')
@@ -579,7 +577,7 @@ static int open_config(struct parser *p, const char *path)
 
 static int parse_file(struct parser *p, const char *path)
 {
-    char line[MAX_VALUE_LEN + 256];
+    char line[HB_MAX_VALUE_LEN + 256];
     int rc = 0;
     int fd = open_config(p, path);
     FILE *fp;
@@ -887,7 +885,7 @@ static const char *describe_value(const struct hb_config *cfg, const struct opti
 
 void hb_config_describe(const struct hb_config *cfg, hb_describe_fn *fn, void *arg)
 {
-    char value[HB_MAX_SERVERS * (MAX_VALUE_LEN + 1) + 1];
+    char value[HB_MAX_SERVERS * (HB_MAX_VALUE_LEN + 1) + 1];
 
     for (size_t i = 0; i < OPTION_COUNT; i++)
         fn(options[i].name, describe_value(cfg, &options[i], value, sizeof(value)), arg);

@@ -16,7 +16,6 @@
  * SET or DEL, EXEC); an EXEC aborted by a concurrent write is tried again
  * after a random pause below 2 ms, within the call's deadline.
  *
- *
  * The connection, its deadlines and failures: store_redis_conn.c.
  */
 #include "store.h"

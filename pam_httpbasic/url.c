@@ -9,7 +9,6 @@
 
 #include <curl/curl.h>
 
-#define MAX_URL_LEN HB_MAX_VALUE_LEN
 #define MEMO_SLOTS 8
 
 struct memo {
@@ -98,7 +97,7 @@ static int parse(const char *in, bool allow_http, char **normalised, char host_o
              || curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
         snprintf(why, whylen, "must not contain credentials; remove the user:password@ part"
                  " (the user's own credentials are sent)");
-    else if (curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK || strlen(url) > MAX_URL_LEN
+    else if (curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK || strlen(url) > HB_MAX_VALUE_LEN
              || (*normalised = strdup(url)) == NULL)
         snprintf(why, whylen, "\"%s\" cannot be normalised", in);
     else {

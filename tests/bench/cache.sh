@@ -187,22 +187,12 @@ cache_dovecot() {
 # median of the numbers given
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-# The round of KEY whose logins/s is the median (its row is printed); sets DC_ROUND
+# The round of KEY whose logins/s is the median (the lower one of an even count): sets DC_ROUND
 median_round() {
-    local key=$1 round rates=() m
-    for round in $(seq 1 "$BENCH_DC_ROUNDS"); do rates+=("$(kv "$T/out/dovecot-$key.$round" logins_per_s)"); done
-    m=$(median "${rates[@]}")
-    DC_ROUND=1
-    for round in $(seq 1 "$BENCH_DC_ROUNDS"); do
-        [ "$(calc "int(${rates[$((round - 1))]} == $m)")" = 1 ] && { DC_ROUND=$round; return; }
-    done
-    # an even count: the round closest to the median
-    local best=1 d bestd=
-    for round in $(seq 1 "$BENCH_DC_ROUNDS"); do
-        d=$(calc "abs(${rates[$((round - 1))]} - $m)")
-        if [ -z "$bestd" ] || [ "$(calc "int($d < $bestd)")" = 1 ]; then bestd=$d; best=$round; fi
-    done
-    DC_ROUND=$best
+    local key=$1 round
+    DC_ROUND=$(for round in $(seq 1 "$BENCH_DC_ROUNDS"); do
+                   echo "$(kv "$T/out/dovecot-$key.$round" logins_per_s) $round"
+               done | sort -g | awk '{r[NR] = $2} END {print r[int((NR + 1) / 2)]}')
 }
 
 # 7c: a hung server.  A fault server answering 207 at port P verifies the

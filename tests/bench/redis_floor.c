@@ -79,9 +79,5 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    (void) pamh;
-    (void) flags;
-    (void) argc;
-    (void) argv;
-    return PAM_SUCCESS;
+    return pam_sm_setcred(pamh, flags, argc, argv);
 }
